@@ -1,0 +1,46 @@
+"""Process-wide access to the stores, created on first use (never at import)."""
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+from typing import Any, Optional, Text
+
+from miyun import settings as settings_mod
+from miyun.segment import load_dictionary
+from miyun.store import ContentStore, RuntimeStore
+
+
+@functools.lru_cache(maxsize=1)
+def settings() -> settings_mod.Settings:
+    return settings_mod.load()
+
+
+@functools.lru_cache(maxsize=1)
+def content() -> ContentStore:
+    load_dictionary(settings().dictionary_dir)
+    return ContentStore(settings().content_db)
+
+
+@functools.lru_cache(maxsize=1)
+def runtime() -> RuntimeStore:
+    return RuntimeStore(settings().runtime_db)
+
+
+def reset() -> None:
+    """Forget cached settings and stores (tests change the environment)."""
+    for cached in (settings, content, runtime):
+        cached.cache_clear()
+
+
+def sender_hash(sender_id: Optional[Text]) -> Optional[str]:
+    """A salted hash, so logs and tables never hold a raw WeChat or Telegram id."""
+    if not sender_id:
+        return None
+    salt = os.environ.get("MIYUN_LOG_SALT", "miyun")
+    return hashlib.sha256(f"{salt}:{sender_id}".encode()).hexdigest()[:16]
+
+
+def latest_entity(tracker: Any, entity: str) -> Optional[str]:
+    """The entity from the latest message only: a town said three turns ago is stale."""
+    return next(tracker.get_latest_entity_values(entity), None)

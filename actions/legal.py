@@ -1,0 +1,80 @@
+"""Everyday legal questions, answered from curated, cited articles — or honestly not at all."""
+from __future__ import annotations
+
+import json
+from typing import Any, Dict, List, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import context
+from actions.services import STORE_DOWN
+from miyun import answers, search
+from miyun.store import ContentUnavailable
+
+NO_CONFIDENT_ANSWER = (
+    "这个问题我没有找到有把握的答案，不想给您说错。建议您：\n"
+    "1. 拨打12348公共法律服务热线，由律师免费解答；\n"
+    "2. 经济困难的，可以申请免费的法律援助；\n"
+    "3. 到所在镇街的公共法律服务站当面咨询。\n"
+    "您的问题已记录，工作人员会据此补充资料。"
+)
+
+
+def article_button(article: dict) -> Dict[str, str]:
+    return {"title": article["title"], "payload": "/show_article" + json.dumps({"article_id": article["id"]}, ensure_ascii=False)}
+
+
+class ActionAnswerLegalQuestion(Action):
+    """Search the articles; answer with the best one, or log the question and say so."""
+
+    def name(self) -> Text:
+        return "action_answer_legal_question"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+        question = tracker.latest_message.get("text") or ""
+        threshold = context.settings().search_threshold
+        try:
+            result = search.search(context.content(), question, threshold)
+        except ContentUnavailable:
+            dispatcher.utter_message(text=STORE_DOWN)
+            return []
+        if not result.confident or result.best is None:
+            best = result.best
+            context.runtime().log_unanswered(
+                question, result.query, context.sender_hash(tracker.sender_id),
+                best.article["id"] if best else None, round(result.confidence, 4),
+            )
+            dispatcher.utter_message(
+                text=NO_CONFIDENT_ANSWER,
+                buttons=[
+                    {"title": "法律援助怎么申请", "payload": "/ask_legal_aid"},
+                    {"title": "找附近的服务站", "payload": "/find_service_station"},
+                ],
+            )
+            return []
+        article = result.best.article
+        buttons = [{"title": "查看完整解答", "payload": "/show_article" + json.dumps({"article_id": article["id"]})}]
+        buttons += [article_button(hit.article) for hit in search.related(result, threshold)]
+        dispatcher.utter_message(text=answers.article_text(article, full=False), buttons=buttons)
+        return []
+
+
+class ActionShowArticle(Action):
+    """The full text of one article, from a button."""
+
+    def name(self) -> Text:
+        return "action_show_article"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+        ident = context.latest_entity(tracker, "article_id")
+        try:
+            article = context.content().article(ident) if ident else None
+        except ContentUnavailable:
+            dispatcher.utter_message(text=STORE_DOWN)
+            return []
+        if article is None:
+            dispatcher.utter_message(text="这篇解答已更新或下线了，请重新描述您的问题，或拨打12348咨询。")
+            return []
+        dispatcher.utter_message(text=answers.article_text(article, full=True))
+        return []

@@ -1,0 +1,1 @@
+"""Shared library of 密云法治服务助手: settings, text normalisation, content store and search."""

@@ -1,0 +1,130 @@
+"""How curated content is worded for residents: legal basis, unverified facts, sources, closing line."""
+from __future__ import annotations
+
+import math
+from typing import Iterable, Optional
+
+DISCLAIMER = "以上为法律信息，不构成法律意见；需要帮助请拨打12348公共法律服务热线。"
+CONFIRM_VIA_12348 = "请拨打12348公共法律服务热线确认"
+_DIGITS = "零一二三四五六七八九"
+
+
+def chinese_number(n: int) -> str:
+    """Article numbers the way Chinese law texts write them: 188 → 一百八十八, 1077 → 一千零七十七."""
+    if n <= 0 or n >= 10000:
+        return str(n)
+    parts, zero = [], False
+    for value, unit in ((1000, "千"), (100, "百"), (10, "十"), (1, "")):
+        digit = n // value % 10
+        if digit:
+            if zero:
+                parts.append("零")
+                zero = False
+            parts.append(("" if (value == 10 and digit == 1 and n < 20) else _DIGITS[digit]) + unit)
+        elif parts:
+            zero = True
+    return "".join(parts)
+
+
+def legal_basis_line(basis: Iterable[dict]) -> Optional[str]:
+    """法律依据：《法》第X条、第Y条；《法》."""
+    items = []
+    for item in basis or []:
+        law = f"《{item['law']}》"
+        arts = "、".join(f"第{chinese_number(a)}条" for a in item.get("articles") or [])
+        items.append(law + arts)
+    return "法律依据：" + "；".join(items) if items else None
+
+
+def source_line(entry: dict) -> Optional[str]:
+    """来源 and the date it was last checked, or that it is still being checked."""
+    source = entry.get("source")
+    verified = entry.get("verified")
+    if not source:
+        return None
+    return f"来源：{source}（核实于{verified}）" if verified else f"来源：{source}（内容待工作人员核实）"
+
+
+def facts_lines(facts: Iterable[dict]) -> list[str]:
+    """Known facts as lines; unknown or unverified ones are named and sent to 12348."""
+    lines, unknown = [], []
+    for fact in facts or []:
+        if fact.get("value") and fact.get("verified"):
+            lines.append(f"{fact['label']}：{fact['value']}")
+        elif fact.get("value"):
+            lines.append(f"{fact['label']}：{fact['value']}（待核实，{CONFIRM_VIA_12348}）")
+        else:
+            unknown.append(fact["label"])
+    if unknown:
+        lines.append(f"{'、'.join(unknown)}：正在核实中，{CONFIRM_VIA_12348}。")
+    return lines
+
+
+def compose(*parts: Optional[str]) -> str:
+    """Non-empty parts, one per paragraph."""
+    return "\n".join(p.strip() for p in parts if p and p.strip())
+
+
+def service_text(service: dict) -> str:
+    """The full answer for a service intent."""
+    return compose(
+        service["answer"],
+        "\n".join(facts_lines(service.get("facts"))),
+        legal_basis_line(service.get("legal_basis")),
+        source_line(service),
+        DISCLAIMER,
+    )
+
+
+def station_text(station: dict, lead: str = "") -> str:
+    """A station's name, what it offers, and which details are still being confirmed."""
+    known, unknown = [], []
+    for key, label in (("address", "地址"), ("phone", "电话"), ("hours", "开放时间")):
+        if station.get(key) and station.get("verified"):
+            known.append(f"{label}：{station[key]}")
+        elif station.get(key):
+            known.append(f"{label}：{station[key]}（待核实，{CONFIRM_VIA_12348}）")
+        else:
+            unknown.append(label)
+    services = "、".join(station.get("services") or [])
+    return compose(
+        lead,
+        station["name"],
+        f"可办理：{services}，均免费。" if services else None,
+        "\n".join(known),
+        f"{'、'.join(unknown)}正在核实中，去之前{CONFIRM_VIA_12348}。" if unknown else None,
+        source_line(station),
+    )
+
+
+def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance."""
+    r = 6371.0
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * r * math.asin(math.sqrt(a))
+
+
+def nearest(stations: list[dict], lat: float, lon: float) -> Optional[tuple[dict, float]]:
+    """The station nearest to a point, with its distance."""
+    located = [s for s in stations if s.get("latitude") is not None and s.get("longitude") is not None and s.get("town")]
+    if not located:
+        return None
+    best = min(located, key=lambda s: distance_km(lat, lon, s["latitude"], s["longitude"]))
+    return best, distance_km(lat, lon, best["latitude"], best["longitude"])
+
+
+def article_text(article: dict, full: bool) -> str:
+    """An article's answer: the first sentences for the chat, or all of it."""
+    answer = article["answer"]
+    if not full and len(answer) > 160:
+        cut = max(answer.rfind(mark, 0, 160) for mark in "。；！")
+        answer = answer[: cut + 1] if cut > 60 else answer[:150] + "……"
+    return compose(
+        f"【{article['title']}】",
+        answer,
+        legal_basis_line(article.get("legal_basis")),
+        source_line(article) if full else None,
+        DISCLAIMER,
+    )

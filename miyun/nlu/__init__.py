@@ -1,0 +1,1 @@
+"""Custom Rasa graph components: normalise, classify, extract towns, catch danger."""

@@ -1,0 +1,89 @@
+"""Chinese article search: normalise, segment with the project dictionary, expand synonyms,
+rank with weighted BM25 over FTS5, and decide honestly whether the best hit is good enough."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Optional
+
+from miyun.normalize import normalize
+from miyun.segment import STOPWORDS
+from miyun.store import ContentStore
+
+# Title and the residents' own phrasings say more about an article than its body does.
+WEIGHTS = (6.0, 4.0, 1.0)
+CANDIDATES = 20
+
+
+def search_terms(text: str) -> list[str]:
+    """Words for indexing and querying: jieba's search mode also yields the parts of long words."""
+    import jieba
+
+    out: list[str] = []
+    for word in jieba.lcut_for_search(text):
+        word = word.strip().lower()
+        if word and word not in STOPWORDS and any(ch.isalnum() for ch in word):
+            out.append(word)
+    return out
+
+
+def expand(text: str, synonyms: dict[str, str]) -> str:
+    """Append the legal term for every colloquial variant found in the text."""
+    extra = [term for variant, term in synonyms.items() if variant and variant in text]
+    return " ".join([text, *extra]) if extra else text
+
+
+def match_expression(terms: list[str]) -> str:
+    """An FTS5 OR-query of quoted terms."""
+    unique = list(dict.fromkeys(terms))
+    return " OR ".join('"' + t.replace('"', '""') + '"' for t in unique)
+
+
+@dataclass
+class Hit:
+    article: dict
+    score: float
+
+
+@dataclass
+class SearchResult:
+    query: str
+    terms: list[str]
+    hits: list[Hit] = field(default_factory=list)
+    confidence: float = 0.0
+    confident: bool = False
+
+    @property
+    def best(self) -> Optional[Hit]:
+        return self.hits[0] if self.hits else None
+
+
+def confidence(score: float, n_terms: int) -> float:
+    """BM25 grows with query length; dividing by sqrt of the term count makes scores comparable."""
+    return score / math.sqrt(max(n_terms, 1))
+
+
+def search(store: ContentStore, text: str, threshold: float, limit: int = 3) -> SearchResult:
+    """The best articles for a resident's question, best first."""
+    query = normalize(text)
+    terms = search_terms(expand(query, store.synonyms()))
+    result = SearchResult(query=query, terms=terms)
+    if not terms:
+        return result
+    rows = store.search(match_expression(terms), WEIGHTS, CANDIDATES)
+    for row in rows[:limit]:
+        article = store.article(row["id"])
+        if article:
+            result.hits.append(Hit(article, float(row["score"])))
+    if result.hits:
+        result.confidence = confidence(result.hits[0].score, len(set(terms)))
+        result.confident = result.confidence >= threshold
+    return result
+
+
+def related(result: SearchResult, threshold: float, limit: int = 2) -> list[Hit]:
+    """Runner-up articles close enough to the best one to be worth offering."""
+    if not result.hits:
+        return []
+    n = len(set(result.terms))
+    return [h for h in result.hits[1:] if confidence(h.score, n) >= threshold * 0.6][:limit]
