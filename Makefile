@@ -28,7 +28,7 @@ export MIYUN_ACTION_PORT ?= 5055
 export MIYUN_RASA_PORT ?= 5005
 export MIYUN_ACTION_ENDPOINT ?= http://127.0.0.1:$(MIYUN_ACTION_PORT)/webhook
 
-.PHONY: help setup run test train content evaluate bench lock clean
+.PHONY: help setup browser run test train content evaluate bench lock clean
 
 help:
 	@echo "make run       set up if needed, build content, train if changed, start the assistant"
@@ -50,6 +50,9 @@ $(STAMP): pyproject.toml constraints.txt scripts/find_python.sh
 	$(PY) -m pip check
 	@touch $(STAMP)
 
+browser:
+	@bash scripts/install_browser.sh
+
 content: setup
 	@$(PY) -m miyun.cli publish --by "make" --note "从 content/ 源文件构建 / built from content/ sources"
 
@@ -59,7 +62,7 @@ train: setup
 run: setup content train
 	@$(PY) -m scripts.run_all
 
-test: setup content train
+test: setup browser content train
 	$(PY) -m pytest
 	$(RASA) data validate --data nlu stories --domain domain --config config.yml --fail-on-warnings
 	$(RASA) test core --stories tests/conversations --model $(MODEL) --endpoints endpoints.yml \

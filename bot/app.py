@@ -13,7 +13,7 @@ from starlette.routing import Route
 
 from bot.core import Conversation
 from bot.httputil import SecurityHeaders
-from bot.logging_setup import quiet_libraries
+from bot.logging_setup import quiet_libraries, set_salt
 from bot.rasa_client import RasaClient
 from bot.ratelimit import RateLimiter
 from bot.webchat import WebChat
@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 def create_app(settings: GatewaySettings, *, rasa: RasaClient | None = None) -> Starlette:
     """Build the gateway app; nothing touches the network until the lifespan starts."""
     quiet_libraries()
+    set_salt(settings.log_salt)
     rasa = rasa or RasaClient(settings.rasa_url, settings.rasa_timeout_s,
                               max_concurrency=settings.rasa_max_concurrency)
     conversation = Conversation(rasa, RateLimiter(settings.rate_limit_per_min),

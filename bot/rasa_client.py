@@ -65,7 +65,7 @@ def _valid_messages(sender: str, data: Any) -> list[dict[str, Any]]:
 class RasaClient:
     """POST `{base}/webhooks/rest/webhook`; any error or a missed deadline gives the 12348 fallback."""
 
-    def __init__(self, base_url: str, timeout_s: float, *, max_concurrency: int = 64,
+    def __init__(self, base_url: str, timeout_s: float, *, max_concurrency: int = 8,
                  client: httpx.AsyncClient | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout_s = timeout_s

@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.error import TelegramError
+from telegram.error import NetworkError, RetryAfter, TelegramError
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -100,7 +100,25 @@ async def send_turn(context: ContextTypes.DEFAULT_TYPE, chat_id: int, turn: Turn
             markup = InlineKeyboardMarkup(
                 [[InlineKeyboardButton(b.title, callback_data=callbacks.encode(b.payload))] for b in out.buttons]
             )
-        await context.bot.send_message(chat_id=chat_id, text=out.text, reply_markup=markup)
+        await _send_with_retry(context, chat_id, out.text, markup)
+
+
+async def _send_with_retry(context: ContextTypes.DEFAULT_TYPE, chat_id: int, text: str,
+                           markup: InlineKeyboardMarkup | None) -> None:
+    """sendMessage, retried once after flood control (<= 5 s wait) or a network error."""
+    for attempt in range(2):
+        try:
+            await context.bot.send_message(chat_id=chat_id, text=text, reply_markup=markup)
+            return
+        except RetryAfter as exc:
+            wait = exc.retry_after.total_seconds() if hasattr(exc.retry_after, "total_seconds") else exc.retry_after
+            if attempt or wait > 5:
+                raise
+            await asyncio.sleep(wait)
+        except NetworkError:
+            if attempt:
+                raise
+            await asyncio.sleep(0.5)
 
 
 async def on_start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -177,7 +195,7 @@ def build_application(token: str, conversation: Conversation, *, api_base: str, 
         .base_file_url(file_base)
         .job_queue(None)
         .concurrent_updates(concurrency)
-        .request(HTTPXRequest(connection_pool_size=concurrency, read_timeout=10.0))
+        .request(HTTPXRequest(connection_pool_size=concurrency, read_timeout=10.0, pool_timeout=10.0))
         .get_updates_request(HTTPXRequest(connection_pool_size=2, read_timeout=30.0))
     )
     if webhook:
@@ -254,8 +272,10 @@ class TelegramChannel:
             return PlainTextResponse("too large", status_code=413)
         try:
             data = json.loads(body)
+            if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
+                raise ValueError("not an Update")
             update = Update.de_json(data, self.app.bot)
-        except (ValueError, TypeError, KeyError):
+        except (ValueError, TypeError, KeyError, AttributeError):
             return PlainTextResponse("bad request", status_code=400)
         if update is None:
             return PlainTextResponse("bad request", status_code=400)

@@ -29,7 +29,9 @@ class WeChatAPI:
         self.base_url = base_url.rstrip("/")
         self.app_id = app_id
         self._secret = app_secret
-        self._client = client or httpx.AsyncClient(timeout=timeout_s)
+        self._client = client or httpx.AsyncClient(
+            timeout=timeout_s, limits=httpx.Limits(max_connections=8, max_keepalive_connections=8))
+        self._slots = asyncio.Semaphore(8)           # few connections keep httpx's pool fast under load
         self._owns_client = client is None
         self._clock = clock
         self._token = ""
@@ -73,10 +75,11 @@ class WeChatAPI:
         for attempt in range(3):
             try:
                 token = await self.access_token()
-                resp = await self._client.post(
-                    f"{self.base_url}/cgi-bin/message/custom/send", params={"access_token": token},
-                    content=body, headers={"Content-Type": "application/json; charset=utf-8"},
-                )
+                async with self._slots:
+                    resp = await self._client.post(
+                        f"{self.base_url}/cgi-bin/message/custom/send", params={"access_token": token},
+                        content=body, headers={"Content-Type": "application/json; charset=utf-8"},
+                    )
                 resp.raise_for_status()
                 data = resp.json()
             except (httpx.HTTPError, ValueError, WeChatAPIError) as exc:

@@ -9,7 +9,7 @@ from pathlib import Path
 from miyun import content as content_mod
 from miyun import store
 from miyun.normalize import normalize
-from miyun.search import search_terms
+from miyun.search import index_terms
 from miyun.segment import load_dictionary
 
 
@@ -64,10 +64,10 @@ def rows(content: content_mod.Content) -> dict[str, list[dict]]:
             "id": a["id"],
             "title": a["title"],
             "category": a["category"],
-            "questions": _json(a.get("questions") or []),
+            "questions": _json([str(q) for q in a.get("questions") or []]),
             "answer": " ".join(str(a["answer"]).split()),
             "legal_basis": _json(a.get("legal_basis") or []),
-            "tags": _json(a.get("tags") or []),
+            "tags": _json([str(t) for t in a.get("tags") or []]),
             "source": a.get("source"),
             "verified": content_mod.iso(a.get("verified")),
             "updated": content_mod.iso(a.get("updated")),
@@ -94,9 +94,10 @@ def index_rows(articles: list[dict]) -> list[dict]:
         out.append(
             {
                 "id": a["id"],
-                "title": " ".join(search_terms(normalize(a["title"]))),
-                "questions": " ".join(search_terms(normalize(" ".join(questions)))),
-                "body": " ".join(search_terms(normalize(" ".join([a["answer"], a["category"], *tags])))),
+                "title": " ".join(index_terms(normalize(a["title"]))),
+                # Tags hold the residents' everyday words for the topic: weighted like questions.
+                "questions": " ".join(index_terms(normalize(" ".join([*questions, *tags])))),
+                "body": " ".join(index_terms(normalize(" ".join([a["answer"], a["category"]])))),
             }
         )
     return out

@@ -27,6 +27,24 @@ def search_terms(text: str) -> list[str]:
     return out
 
 
+def char_bigrams(text: str) -> list[str]:
+    """Overlapping character pairs of each CJK run: robust to segmentation slips and typos."""
+    out: list[str] = []
+    run = ""
+    for ch in text + " ":
+        if "\u4e00" <= ch <= "\u9fff":
+            run += ch
+            continue
+        out += [run[i : i + 2] for i in range(len(run) - 1)]
+        run = ""
+    return out
+
+
+def index_terms(text: str) -> list[str]:
+    """Words plus character bigrams: what the index and the query are both made of."""
+    return search_terms(text) + char_bigrams(text)
+
+
 def expand(text: str, synonyms: dict[str, str]) -> str:
     """Append the legal term for every colloquial variant found in the text."""
     extra = [term for variant, term in synonyms.items() if variant and variant in text]
@@ -66,7 +84,7 @@ def confidence(score: float, n_terms: int) -> float:
 def search(store: ContentStore, text: str, threshold: float, limit: int = 3) -> SearchResult:
     """The best articles for a resident's question, best first."""
     query = normalize(text)
-    terms = search_terms(expand(query, store.synonyms()))
+    terms = index_terms(expand(query, store.synonyms()))
     result = SearchResult(query=query, terms=terms)
     if not terms:
         return result

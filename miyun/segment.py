@@ -19,8 +19,11 @@ STOPWORDS = frozenset(
 
 def load_dictionary(directory: Path) -> None:
     """Load every file of the project dictionary into jieba, once per process."""
+    import logging
+
     import jieba
 
+    jieba.setLogLevel(logging.WARNING)
     key = str(Path(directory).resolve())
     with _lock:
         if key in _loaded:

@@ -43,7 +43,7 @@ class Settings:
     rasa_host: str = field(default_factory=lambda: _env("MIYUN_RASA_HOST", "127.0.0.1"))
     rasa_port: int = field(default_factory=lambda: _int("MIYUN_RASA_PORT", 5005))
     action_port: int = field(default_factory=lambda: _int("MIYUN_ACTION_PORT", 5055))
-    search_threshold: float = field(default_factory=lambda: _float("MIYUN_SEARCH_THRESHOLD", 0.0))
+    search_threshold: float = field(default_factory=lambda: _float("MIYUN_SEARCH_THRESHOLD", 4.0))
 
     @property
     def dictionary_dir(self) -> Path:
@@ -80,9 +80,11 @@ class GatewaySettings:
 
     host: str = field(default_factory=lambda: _env("MIYUN_GATEWAY_HOST", "127.0.0.1"))
     port: int = field(default_factory=lambda: _int("MIYUN_GATEWAY_PORT", 8080))
-    rasa_url: str = field(default_factory=lambda: _env("MIYUN_RASA_URL", "http://127.0.0.1:5005").rstrip("/"))
+    # Defaults to the core MIYUN_RASA_HOST/MIYUN_RASA_PORT (http://127.0.0.1:5005).
+    rasa_url: str = field(default_factory=lambda: _env(
+        "MIYUN_RASA_URL", f"http://{_env('MIYUN_RASA_HOST', '127.0.0.1')}:{_int('MIYUN_RASA_PORT', 5005)}").rstrip("/"))
     rasa_timeout_s: float = field(default_factory=lambda: _float("MIYUN_RASA_TIMEOUT_S", 8.0))
-    rasa_max_concurrency: int = field(default_factory=lambda: _int("MIYUN_RASA_MAX_CONCURRENCY", 64))
+    rasa_max_concurrency: int = field(default_factory=lambda: _int("MIYUN_RASA_MAX_CONCURRENCY", 8))
     rate_limit_per_min: int = field(default_factory=lambda: _int("MIYUN_RATE_LIMIT_PER_MIN", 20))
     max_input_chars: int = field(default_factory=lambda: _int("MIYUN_MAX_INPUT_CHARS", 500))
     log_level: str = field(default_factory=lambda: _env("MIYUN_LOG_LEVEL", "INFO").upper())

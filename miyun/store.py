@@ -212,8 +212,7 @@ class RuntimeStore:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
-        with self.transaction() as conn:
-            conn.executescript(RUNTIME_SCHEMA)
+        self._conn().executescript(RUNTIME_SCHEMA)
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)

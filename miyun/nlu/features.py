@@ -9,9 +9,19 @@ import numpy as np
 from scipy.sparse import csr_matrix
 
 
+LENGTH_BUCKETS = ((4, "xs"), (10, "s"), (20, "m"), (40, "l"))
+
+
+def length_bucket(text: str) -> str:
+    """Residents' long, story-like messages are nearly always legal questions; length is a signal."""
+    n = len("".join(text.split()))
+    return next((name for limit, name in LENGTH_BUCKETS if n <= limit), "xl")
+
+
 def analyze(words: Sequence[str], text: str) -> List[str]:
     """Feature strings of one message."""
     feats = [f"w:{w}" for w in words]
+    feats += [f"len:{length_bucket(text)}"] * 3
     feats += [f"b:{a}|{b}" for a, b in zip(words, words[1:])]
     chars = "".join(text.split()).lower()
     for n in (1, 2, 3, 4):

@@ -12,7 +12,7 @@ import socket
 import threading
 import time
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import parse_qsl, unquote
 
 import uvicorn
 from starlette.applications import Starlette
@@ -222,10 +222,11 @@ class FakeTelegram:
             return JSONResponse({"ok": False, "error_code": 401, "description": "Unauthorized"}, status_code=401)
         method = request.path_params["method"]
         ctype = request.headers.get("content-type", "")
+        raw = await request.body()
         if "json" in ctype:
-            params = await request.json()
-        else:
-            params = {k: v for k, v in (await request.form()).items()}
+            params = json.loads(raw) if raw else {}
+        else:                                   # PTB posts application/x-www-form-urlencoded
+            params = dict(parse_qsl(raw.decode("utf-8"), keep_blank_values=True))
         with self.lock:
             self.requests.append((method, params))
         if method == "getMe":

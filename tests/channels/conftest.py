@@ -99,7 +99,7 @@ def telegram_api(telegram_server: tuple[FakeTelegram, ServerThread]) -> FakeTele
 def gateway_settings(rasa: str, **overrides: Any) -> GatewaySettings:
     """Explicit settings for tests (nothing read from the developer's environment)."""
     values: dict[str, Any] = dict(
-        host="127.0.0.1", port=0, rasa_url=rasa, rasa_timeout_s=2.0, rasa_max_concurrency=64,
+        host="127.0.0.1", port=0, rasa_url=rasa, rasa_timeout_s=2.0, rasa_max_concurrency=8,
         rate_limit_per_min=20, max_input_chars=500, log_level="INFO", log_salt="test-salt",
         wechat_token="", wechat_app_id="", wechat_app_secret="", wechat_aes_key="",
         wechat_api_base="http://127.0.0.1:9", wechat_passive_deadline_s=1.0,

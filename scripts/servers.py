@@ -1,0 +1,109 @@
+"""Start, probe and stop the assistant's processes; shared by `make run`, the tests and the bench."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = ROOT / ".venv" / "bin"
+MODEL = ROOT / "models" / "miyun.tar.gz"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def base_env(**extra: str) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "RASA_TELEMETRY_ENABLED": "false",
+        "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+        "NO_PROXY": "127.0.0.1,localhost",
+        "no_proxy": "127.0.0.1,localhost",
+        # Bind the action server to loopback; rasa-sdk's default is 0.0.0.0.
+        "SANIC_HOST": "127.0.0.1",
+    }
+    env.update(extra)
+    return env
+
+
+@dataclass
+class Server:
+    name: str
+    url: str
+    health: str
+    proc: subprocess.Popen
+    log: Optional[Path] = None
+
+    def wait_ready(self, timeout: float = 120.0) -> float:
+        """Seconds until the health URL answers 200; raises if the process dies or time runs out."""
+        started = time.perf_counter()
+        while time.perf_counter() - started < timeout:
+            if self.proc.poll() is not None:
+                tail = self.log.read_text(errors="replace")[-3000:] if self.log and self.log.exists() else ""
+                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}\n{tail}")
+            try:
+                with urllib.request.urlopen(self.url + self.health, timeout=2) as resp:
+                    if resp.status == 200:
+                        return time.perf_counter() - started
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise TimeoutError(f"{self.name} not ready after {timeout:.0f} s")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> None:
+        if self.proc.poll() is not None:
+            return
+        try:
+            os.killpg(self.proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+
+def _spawn(name: str, cmd: list[str], env: dict, log: Optional[Path]) -> subprocess.Popen:
+    out = open(log, "ab") if log else subprocess.DEVNULL
+    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def start_actions(port: int, log: Optional[Path] = None, **env: str) -> Server:
+    cmd = [str(VENV_BIN / "python"), "-m", "rasa_sdk", "--actions", "actions", "-p", str(port)]
+    proc = _spawn("action server", cmd, base_env(**env), log)
+    return Server("action server", f"http://127.0.0.1:{port}", "/health", proc, log)
+
+
+def start_rasa(port: int, action_port: int, model: Path = MODEL, log: Optional[Path] = None, **env: str) -> Server:
+    cmd = [
+        str(VENV_BIN / "rasa"), "run", "-i", "127.0.0.1", "-p", str(port), "--enable-api",
+        "-m", str(model), "--endpoints", "endpoints.yml", "--credentials", "credentials.yml",
+    ]
+    extra = {"MIYUN_ACTION_ENDPOINT": f"http://127.0.0.1:{action_port}/webhook", **env}
+    proc = _spawn("rasa server", cmd, base_env(**extra), log)
+    return Server("rasa server", f"http://127.0.0.1:{port}", "/status", proc, log)
+
+
+def start_gateway(port: int, rasa_url: str, log: Optional[Path] = None, **env: str) -> Server:
+    cmd = [str(VENV_BIN / "python"), "-m", "bot"]
+    extra = {"MIYUN_GATEWAY_PORT": str(port), "MIYUN_GATEWAY_HOST": "127.0.0.1", "MIYUN_RASA_URL": rasa_url, **env}
+    proc = _spawn("gateway", cmd, base_env(**extra), log)
+    return Server("gateway", f"http://127.0.0.1:{port}", "/healthz", proc, log)
+
+
+def python() -> str:
+    return str(VENV_BIN / "python") if (VENV_BIN / "python").exists() else sys.executable

@@ -1,0 +1,40 @@
+"""The normaliser: traditional → simplified, full-width → half-width, whitespace."""
+import pytest
+
+from miyun.normalize import normalize, normalize_aligned, to_halfwidth
+
+
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("說法評理", "说法评理"),
+        ("法律援助怎麼申請", "法律援助怎么申请"),
+        ("１２３４８", "12348"),
+        ("ＭＹ－２０２６－０００１２３", "MY-2026-000123"),
+        ("  我想\t问\n问  ", "我想 问 问"),
+        ("古北口\u3000鎮", "古北口 镇"),
+        ("行政複議", "行政复议"),
+        ("", ""),
+        (None, ""),
+    ],
+)
+def test_normalize(raw, expected):
+    assert normalize(raw) == expected
+
+
+def test_control_characters_are_removed():
+    assert normalize("12348\x00\x07热线\u200b") == "12348 热线"
+
+
+def test_aligned_form_keeps_length_for_entity_offsets():
+    for text in ["說法評理在古北口鎮", "１２３４８\t熱線", "乾隆年間的房子", "我在檀營\n住"]:
+        assert len(normalize_aligned(text)) == len(text)
+
+
+def test_fullwidth_punctuation():
+    assert to_halfwidth("！？（）") == "!?()"
+
+
+def test_simplified_text_is_unchanged():
+    text = "我在穆家峪镇、想问宅基地的事。"
+    assert normalize(text) == text
