@@ -22,7 +22,7 @@ class ContentInvalid(ValueError):
 
 
 def _json(value) -> str:
-    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
 
 
 def rows(content: content_mod.Content) -> dict[str, list[dict]]:

@@ -292,11 +292,23 @@ def load(content_dir: Path) -> Content:
             if term and variants:
                 content.synonyms.append({"term": term, "variants": variants})
 
+    referrals_file = content_dir / "referrals.yml"
+    if referrals_file.exists():
+        from miyun.referrals import validate_config
+
+        data = _read_yaml(referrals_file, problems)
+        if isinstance(data, dict):
+            for fld, message in validate_config(data):
+                problems.append(Problem("referrals.yml", "", fld, message))
+            content.settings["referrals"] = data
+    else:
+        problems.append(Problem("referrals.yml", "", "", "文件不存在 / file missing"))
+
     settings_file = content_dir / "settings.yml"
     if settings_file.exists():
         data = _read_yaml(settings_file, problems)
         if isinstance(data, dict):
-            content.settings = data
+            content.settings.update(data)
         elif data is not None:
             problems.append(Problem("settings.yml", "", "", "应为键值对 / must be a mapping"))
     return content

@@ -43,7 +43,7 @@ class Settings:
     rasa_host: str = field(default_factory=lambda: _env("MIYUN_RASA_HOST", "127.0.0.1"))
     rasa_port: int = field(default_factory=lambda: _int("MIYUN_RASA_PORT", 5005))
     action_port: int = field(default_factory=lambda: _int("MIYUN_ACTION_PORT", 5055))
-    search_threshold: float = field(default_factory=lambda: _float("MIYUN_SEARCH_THRESHOLD", 4.0))
+    search_threshold: float = field(default_factory=lambda: _float("MIYUN_SEARCH_THRESHOLD", 6.5))
 
     @property
     def dictionary_dir(self) -> Path:

@@ -64,7 +64,7 @@ def write_content_db(
         db["article_index"].enable_fts(["title", "questions", "body"], fts_version="FTS5", create_triggers=False)
         db["synonyms"].insert_all(synonyms, pk="variant", alter=True, replace=True)
         db["settings"].insert_all(
-            [{"key": k, "value": json.dumps(v, ensure_ascii=False)} for k, v in settings.items()], pk="key", alter=True
+            [{"key": k, "value": json.dumps(v, ensure_ascii=False, default=str)} for k, v in settings.items()], pk="key", alter=True
         )
         db["meta"].insert_all([{"key": k, "value": str(v)} for k, v in meta.items()], pk="key")
         for table in ("services", "stations", "articles", "article_index", "synonyms", "settings", "meta"):
@@ -192,6 +192,53 @@ create table if not exists unanswered (
     best_id text,
     best_score real
 );
+create table if not exists referrals (
+    id integer primary key autoincrement,
+    ref text unique,
+    idempotency_key text unique not null,
+    kind text not null,
+    created_at text not null,
+    updated_at text not null,
+    status text not null,
+    level text,
+    target text,
+    dispute_type text,
+    town text,
+    village text,
+    description text,
+    involvement text,
+    name text,
+    phone text,
+    contact_time text,
+    sender_hash text,
+    channel text,
+    assigned_to text,
+    anonymized integer not null default 0
+);
+create table if not exists referral_audit (
+    id integer primary key,
+    ref text not null,
+    at text not null,
+    actor text not null,
+    action text not null,
+    before text,
+    after text,
+    note text
+);
+create table if not exists status_attempts (
+    id integer primary key,
+    sender_hash text not null,
+    at real not null
+);
+create index if not exists status_attempts_sender on status_attempts (sender_hash, at);
+create table if not exists feedback (
+    id integer primary key,
+    created_at text not null,
+    content_id text,
+    helpful integer not null,
+    comment text,
+    sender_hash text
+);
 create table if not exists content_versions (
     version integer primary key,
     created_at text not null,
@@ -242,6 +289,102 @@ class RuntimeStore:
 
     def unanswered(self) -> list[dict]:
         return self.query("select * from unanswered order by id")
+
+    # referrals
+    def create_referral(self, key: str, fields: dict, year: int) -> tuple[dict, bool]:
+        """Insert a referral once per idempotency key; returns (row, created)."""
+        now = _now()
+        with self.transaction() as conn:
+            existing = conn.execute("select * from referrals where idempotency_key = ?", (key,)).fetchone()
+            if existing:
+                return dict(existing), False
+            columns = ["idempotency_key", "created_at", "updated_at", "status", *fields]
+            cur = conn.execute(
+                f"insert into referrals ({', '.join(columns)}) values ({', '.join('?' * len(columns))})",
+                (key, now, now, "received", *fields.values()),
+            )
+            # The autoincrement id is the sequence: unique across processes sharing this database.
+            ref = f"MY-{year}-{cur.lastrowid:06d}"
+            conn.execute("update referrals set ref = ? where id = ?", (ref, cur.lastrowid))
+            conn.execute(
+                "insert into referral_audit (ref, at, actor, action, after) values (?, ?, ?, ?, ?)",
+                (ref, now, "resident", "create", "received"),
+            )
+            row = conn.execute("select * from referrals where id = ?", (cur.lastrowid,)).fetchone()
+            return dict(row), True
+
+    def referral(self, ref: str) -> Optional[dict]:
+        rows = self.query("select * from referrals where ref = ?", [ref])
+        return rows[0] if rows else None
+
+    def referrals(self, status: str | None = None, town: str | None = None, kind: str | None = None) -> list[dict]:
+        sql, params = "select * from referrals where 1 = 1", []
+        for column, value in (("status", status), ("town", town), ("kind", kind)):
+            if value:
+                sql += f" and {column} = ?"
+                params.append(value)
+        return self.query(sql + " order by id", params)
+
+    def update_referral(self, ref: str, actor: str, note: str, **changes: Any) -> dict:
+        """Change status or assignment; every change is written to the audit table."""
+        with self.transaction() as conn:
+            row = conn.execute("select * from referrals where ref = ?", (ref,)).fetchone()
+            if row is None:
+                raise KeyError(ref)
+            before = {k: row[k] for k in changes}
+            sets = ", ".join(f"{k} = ?" for k in changes)
+            conn.execute(f"update referrals set {sets}, updated_at = ? where ref = ?", (*changes.values(), _now(), ref))
+            conn.execute(
+                "insert into referral_audit (ref, at, actor, action, before, after, note) values (?, ?, ?, ?, ?, ?, ?)",
+                (ref, _now(), actor, "update", json.dumps(before, ensure_ascii=False), json.dumps(changes, ensure_ascii=False), note),
+            )
+            return dict(conn.execute("select * from referrals where ref = ?", (ref,)).fetchone())
+
+    def audit(self, ref: str) -> list[dict]:
+        return self.query("select * from referral_audit where ref = ? order by id", [ref])
+
+    def anonymize_older_than(self, cutoff_iso: str, actor: str) -> int:
+        """Blank the personal fields of referrals created before the cutoff."""
+        with self.transaction() as conn:
+            refs = [r[0] for r in conn.execute(
+                "select ref from referrals where created_at < ? and anonymized = 0", (cutoff_iso,)
+            ).fetchall()]
+            for ref in refs:
+                conn.execute(
+                    "update referrals set name = null, phone = null, description = null, village = null, "
+                    "contact_time = null, sender_hash = null, anonymized = 1 where ref = ?", (ref,),
+                )
+                conn.execute(
+                    "insert into referral_audit (ref, at, actor, action, note) values (?, ?, ?, ?, ?)",
+                    (ref, _now(), actor, "anonymize", f"older than {cutoff_iso}"),
+                )
+            return len(refs)
+
+    def count_status_attempts(self, sender_hash: str, since: float) -> int:
+        row = self._conn().execute(
+            "select count(*) from status_attempts where sender_hash = ? and at >= ?", (sender_hash, since)
+        ).fetchone()
+        return int(row[0])
+
+    def record_status_attempt(self, sender_hash: str, at: float) -> None:
+        with self.transaction() as conn:
+            conn.execute("insert into status_attempts (sender_hash, at) values (?, ?)", (sender_hash, at))
+
+    # feedback
+    def record_feedback(self, content_id: str | None, helpful: bool, sender_hash: str | None) -> int:
+        with self.transaction() as conn:
+            cur = conn.execute(
+                "insert into feedback (created_at, content_id, helpful, sender_hash) values (?, ?, ?, ?)",
+                (_now(), content_id, int(helpful), sender_hash),
+            )
+            return int(cur.lastrowid)
+
+    def add_feedback_comment(self, feedback_id: int, comment: str) -> None:
+        with self.transaction() as conn:
+            conn.execute("update feedback set comment = ? where id = ?", (comment, feedback_id))
+
+    def feedback(self) -> list[dict]:
+        return self.query("select * from feedback order by id")
 
     # content versions
     def record_version(self, by: str, note: str, checksum: str, archive: str, changes: dict, action: str = "publish") -> int:

@@ -40,12 +40,6 @@ def fake_rasa_url(fake_rasa_server: tuple[FakeRasa, ServerThread]) -> str:
     return fake_rasa_server[1].url
 
 
-# TEMP until tests/conftest.py provides the real server
-@pytest.fixture(scope="session")
-def rasa_url(fake_rasa_url: str) -> str:
-    return fake_rasa_url
-
-
 @pytest.fixture()
 def fake_rasa(fake_rasa_server: tuple[FakeRasa, ServerThread]) -> Iterator[FakeRasa]:
     """The fake Rasa, reset for this test."""
