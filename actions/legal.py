@@ -8,6 +8,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import context
+from actions.feedback import feedback_buttons
 from actions.services import STORE_DOWN
 from miyun import answers, search
 from miyun.store import ContentUnavailable
@@ -45,9 +46,10 @@ class ActionAnswerLegalQuestion(Action):
                 question, result.query, context.sender_hash(tracker.sender_id),
                 best.article["id"] if best else None, round(result.confidence, 4),
             )
+            maybe = [article_button(h.article) for h in search.related(result, threshold, limit=2, include_best=True)]
             dispatcher.utter_message(
-                text=NO_CONFIDENT_ANSWER,
-                buttons=[
+                text=NO_CONFIDENT_ANSWER + ("\n下面的解答可能有关，仅供参考：" if maybe else ""),
+                buttons=maybe + [
                     {"title": "法律援助怎么申请", "payload": "/ask_legal_aid"},
                     {"title": "找附近的服务站", "payload": "/find_service_station"},
                 ],
@@ -56,6 +58,7 @@ class ActionAnswerLegalQuestion(Action):
         article = result.best.article
         buttons = [{"title": "查看完整解答", "payload": "/show_article" + json.dumps({"article_id": article["id"]})}]
         buttons += [article_button(hit.article) for hit in search.related(result, threshold)]
+        buttons += feedback_buttons(article["id"])
         dispatcher.utter_message(text=answers.article_text(article, full=False), buttons=buttons)
         return []
 
@@ -76,5 +79,5 @@ class ActionShowArticle(Action):
         if article is None:
             dispatcher.utter_message(text="这篇解答已更新或下线了，请重新描述您的问题，或拨打12348咨询。")
             return []
-        dispatcher.utter_message(text=answers.article_text(article, full=True))
+        dispatcher.utter_message(text=answers.article_text(article, full=True), buttons=feedback_buttons(article["id"]))
         return []

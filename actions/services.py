@@ -1,15 +1,17 @@
 """Answers for the service intents, emergencies and messages the assistant cannot place."""
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import re
-from typing import Any, Dict, List, Text
+from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import context
-from miyun import answers
+from actions.feedback import feedback_buttons
+from miyun import answers, hours
 from miyun.store import ContentUnavailable
 
 logger = logging.getLogger(__name__)
@@ -28,6 +30,7 @@ DOMESTIC_VIOLENCE = re.compile(r"家暴|家庭暴力|(老公|丈夫|男人|媳�
 # Buttons offered after each service answer: the natural next steps.
 FOLLOW_UPS: Dict[str, List[Dict[str, str]]] = {
     "ask_legal_aid": [
+        {"title": "测一测我能否申请", "payload": "/legal_aid_precheck"},
         {"title": "找附近的服务站", "payload": "/find_service_station"},
         {"title": "拨打12348能做什么", "payload": "/ask_hotline"},
     ],
@@ -41,18 +44,65 @@ FOLLOW_UPS: Dict[str, List[Dict[str, str]]] = {
         {"title": "找服务站", "payload": "/find_service_station"},
         {"title": "说法评理调解", "payload": "/ask_mediation"},
     ],
-    "request_human": [{"title": "找附近的服务站", "payload": "/find_service_station"}],
+    "request_human": [
+        {"title": "请工作人员回电", "payload": "/request_callback"},
+        {"title": "找附近的服务站", "payload": "/find_service_station"},
+    ],
     "ask_admin_reconsideration": [{"title": "信息公开申请", "payload": "/ask_info_disclosure"}],
 }
 
 
-def utter_service(dispatcher: CollectingDispatcher, intent: str) -> bool:
+# Answers that inform get 有帮助/没帮助; menus and refusals do not.
+NO_FEEDBACK = {"ask_capabilities", "out_of_scope", "request_human"}
+
+
+def utter_service(dispatcher: CollectingDispatcher, intent: str, extra: str = "") -> bool:
     """Send the content entry for `intent`; False when there is none."""
     service = context.content().service_for_intent(intent)
     if service is None:
         return False
-    dispatcher.utter_message(text=answers.service_text(service), buttons=FOLLOW_UPS.get(intent, []))
+    buttons = list(FOLLOW_UPS.get(intent, []))
+    if intent not in NO_FEEDBACK:
+        buttons += feedback_buttons(service["id"])
+    text = answers.service_text(service)
+    if extra:
+        text = text.replace(answers.DISCLAIMER, extra + "\n" + answers.DISCLAIMER)
+    dispatcher.utter_message(text=text, buttons=buttons)
     return True
+
+
+def known_town(tracker: Tracker) -> Optional[str]:
+    """The town of the latest message, else the most recent one the resident named."""
+    town = context.latest_entity(tracker, "town")
+    if town:
+        return town
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            for entity in (event.get("parse_data") or {}).get("entities") or []:
+                if entity.get("entity") == "town":
+                    return entity.get("value")
+    return tracker.get_slot("town")
+
+
+def station_hours_line(station: dict, now: dt.datetime) -> str:
+    """Whether the station is open now, or when it opens; unknown hours go to 12348."""
+    windows = hours.parse(station.get("hours"))
+    if not windows:
+        return f"{station['name']}的开放时间正在核实中，去之前请拨打12348确认。"
+    if hours.is_open(windows, now):
+        return f"{station['name']}现在是开放时间（{station['hours']}）。"
+    opening = hours.next_opening(windows, now)
+    nxt = f"下次开放：{hours.describe_next(opening, now)}。" if opening else ""
+    return f"{station['name']}现在不在开放时间（{station['hours']}）。{nxt}"
+
+
+def handoff_extra(tracker: Tracker, now: dt.datetime) -> str:
+    """The nearest station for a resident who wants a person."""
+    town = known_town(tracker)
+    if not town:
+        return "告诉我您在哪个镇街，我可以告诉您就近的公共法律服务站。"
+    station = context.content().station_for_town(town)
+    return station_hours_line(station, now) if station else ""
 
 
 class ActionAnswerService(Action):
@@ -64,7 +114,8 @@ class ActionAnswerService(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
         intent = (tracker.latest_message.get("intent") or {}).get("name") or "out_of_scope"
         try:
-            if not utter_service(dispatcher, intent):
+            extra = handoff_extra(tracker, dt.datetime.now()) if intent == "request_human" else ""
+            if not utter_service(dispatcher, intent, extra):
                 logger.warning("no content entry for intent %s", intent)
                 utter_service(dispatcher, "out_of_scope") or dispatcher.utter_message(text=STORE_DOWN)
         except ContentUnavailable:

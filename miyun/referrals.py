@@ -17,13 +17,9 @@ STATUSES = ("received", "contacted", "mediating", "resolved", "not_resolved", "t
 
 def clean_phone(text: str) -> Optional[str]:
     """A mainland mobile or a Beijing (010) landline, digits only; None if it is neither."""
-    digits = re.sub(r"[\s\-()（）+]", "", normalize(text))
-    digits = re.sub(r"^(86|0086)(?=1[3-9]\d{9}$)", "", digits)
-    found = re.search(r"(1[3-9]\d{9}|010\d{8})", digits)
-    if not found or len(re.sub(r"\D", "", digits)) > len(found.group(1)) + 4:
-        return None
-    value = found.group(1)
-    return value if MOBILE.match(value) or BEIJING_LANDLINE.match(value) else None
+    digits = re.sub(r"\D", "", normalize(text))
+    digits = re.sub(r"^(0086|86)(?=1[3-9]\d{9}$)", "", digits)
+    return digits if MOBILE.match(digits) or BEIJING_LANDLINE.match(digits) else None
 
 
 def mask_phone(phone: str) -> str:

@@ -99,9 +99,10 @@ def search(store: ContentStore, text: str, threshold: float, limit: int = 3) -> 
     return result
 
 
-def related(result: SearchResult, threshold: float, limit: int = 2) -> list[Hit]:
-    """Runner-up articles close enough to the best one to be worth offering."""
+def related(result: SearchResult, threshold: float, limit: int = 2, include_best: bool = False) -> list[Hit]:
+    """Other articles close enough to be worth offering as buttons (never as the answer)."""
     if not result.hits:
         return []
     n = len(set(result.terms))
-    return [h for h in result.hits[1:] if confidence(h.score, n) >= threshold * 0.6][:limit]
+    pool = result.hits if include_best else result.hits[1:]
+    return [h for h in pool if confidence(h.score, n) >= threshold * 0.6][:limit]

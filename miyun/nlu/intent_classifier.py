@@ -44,7 +44,9 @@ class SparseIntentClassifier(GraphComponent, IntentClassifier):
     def get_default_config() -> Dict[Text, Any]:
         return {
             # Regularisation strengths tried by cross-validation; the best is kept.
-            "c_grid": [3.0, 10.0, 30.0],
+            "c_grid": [10.0, 30.0],
+            # Features seen once are mostly noise, and dropping them makes training ~8x faster.
+            "min_df": 2,
             # Not "balanced": ask_legal_question really is the most common message, and its
             # prior keeps long, unseen legal stories out of the fallback.
             "class_weight": None,
@@ -91,7 +93,7 @@ class SparseIntentClassifier(GraphComponent, IntentClassifier):
             return self._resource
         docs = [_features(e) for e in examples]
         labels = [e.get(INTENT) for e in examples]
-        self.space = TfidfSpace.fit(docs)
+        self.space = TfidfSpace.fit(docs, min_df=self.config["min_df"])
         X = self.space.transform(docs)
         base = LogisticRegression(max_iter=self.config["max_iter"], class_weight=self.config["class_weight"])
         folds = min(self.config["cv_folds"], min(labels.count(c) for c in set(labels)))

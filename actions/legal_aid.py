@@ -1,0 +1,107 @@
+"""Legal-aid pre-check under the 法律援助法: scope (Art. 31, 24–25), exemptions (Art. 32), hardship."""
+from __future__ import annotations
+
+import re
+from typing import Any, Dict, List, Text
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions import context
+from miyun import answers
+from miyun.normalize import normalize
+from miyun.store import ContentUnavailable
+
+# Matters a resident can pick; `in_scope` follows Art. 31 (civil/administrative) and Art. 24–25 (criminal).
+MATTERS = {
+    "讨要工资工伤赔偿": ("labour", True), "赡养抚养扶养费": ("support", True), "家暴虐待遗弃": ("abuse", True),
+    "人身损害赔偿": ("injury", True), "社保低保抚恤金": ("welfare", True), "刑事辩护": ("criminal", True),
+    "其他事项": ("other", None),
+}
+KEYWORDS = [
+    (r"工资|工伤|劳动报酬|欠薪", "讨要工资工伤赔偿"), (r"赡养|抚养|扶养", "赡养抚养扶养费"),
+    (r"家暴|虐待|遗弃", "家暴虐待遗弃"), (r"交通|医疗|人身|受伤|损害", "人身损害赔偿"),
+    (r"社保|社会保险|低保|抚恤", "社保低保抚恤金"), (r"刑事|辩护|犯罪|被抓|拘留", "刑事辩护"), (r"其他|别的|都不是", "其他事项"),
+]
+YES = re.compile(r"^(有|是|符合|对|困难|经济困难|有符合的)")
+NO = re.compile(r"^(没有|不|都不|无|否)")
+
+
+def _yes_no_unsure(text: str) -> str | None:
+    t = normalize(text)
+    if re.search(r"说不准|不确定|不知道|不清楚", t):
+        return "unsure"
+    if NO.search(t) or "不困难" in t or "都不符合" in t:
+        return "no"
+    if YES.search(t) or "困难" in t:
+        return "yes"
+    return None
+
+
+def assess(matter: str, exemption: str, hardship: str) -> str:
+    """likely / possibly / unlikely — an indication, never a decision."""
+    key, in_scope = MATTERS.get(matter, ("other", None))
+    if exemption == "yes" or key == "abuse":
+        return "likely"
+    if in_scope and hardship == "yes":
+        return "likely"
+    if hardship == "no" and key != "criminal":
+        return "unlikely"
+    return "possibly"
+
+
+class ValidateLegalAidForm(FormValidationAction):
+    """Map button texts or free answers to the pre-check's categories."""
+
+    def name(self) -> Text:
+        return "validate_legal_aid_form"
+
+    def validate_aid_matter(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
+        text = normalize(str(value or ""))
+        matter = text if text in MATTERS else next((m for pattern, m in KEYWORDS if re.search(pattern, text)), None)
+        if not matter:
+            dispatcher.utter_message(text="请从按钮中选一类，分不清就选“其他”。")
+        return {"aid_matter": matter}
+
+    def validate_aid_exemption(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
+        answer = _yes_no_unsure(str(value or ""))
+        if answer is None:
+            dispatcher.utter_message(text="请回答“有符合的”或“都不符合”。")
+        return {"aid_exemption": "no" if answer == "unsure" else answer}
+
+    def validate_aid_hardship(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
+        answer = _yes_no_unsure(str(value or ""))
+        if answer is None:
+            dispatcher.utter_message(text="请回答“经济困难”“不困难”或“说不准”。")
+        return {"aid_hardship": answer}
+
+
+class ActionLegalAidResult(Action):
+    """The pre-check's indication, the materials, and where to apply — never presented as a decision."""
+
+    def name(self) -> Text:
+        return "action_legal_aid_result"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+        reset = [SlotSet("aid_matter", None), SlotSet("aid_exemption", None), SlotSet("aid_hardship", None)]
+        result = assess(tracker.get_slot("aid_matter") or "", tracker.get_slot("aid_exemption") or "", tracker.get_slot("aid_hardship") or "")
+        try:
+            guide = context.content().setting("legal_aid_precheck") or {}
+        except ContentUnavailable:
+            guide = {}
+        verdicts = guide.get("results") or {}
+        lines = [
+            verdicts.get(result, result),
+            "这只是自测参考，不是审批结果；能否获得法律援助，由法律援助机构审查决定。",
+            guide.get("materials", ""),
+            guide.get("where", ""),
+            answers.legal_basis_line(guide.get("legal_basis") or []),
+            answers.DISCLAIMER,
+        ]
+        buttons = [{"title": "找附近的服务站", "payload": "/find_service_station"}]
+        if result == "unlikely":
+            buttons.append({"title": "申请免费调解", "payload": "/request_mediation"})
+        dispatcher.utter_message(text=answers.compose(*lines), buttons=buttons)
+        return reset
