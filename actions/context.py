@@ -4,7 +4,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
-from typing import Any, Optional, Text
+from typing import Any, Callable, Dict, Optional, Text
 
 from miyun import settings as settings_mod
 from miyun.segment import load_dictionary
@@ -44,3 +44,16 @@ def sender_hash(sender_id: Optional[Text]) -> Optional[str]:
 def latest_entity(tracker: Any, entity: str) -> Optional[str]:
     """The entity from the latest message only: a town said three turns ago is stale."""
     return next(tracker.get_latest_entity_values(entity), None)
+
+
+def ignore_empty(validator: Callable) -> Callable:
+    """Skip a form validator when the slot was merely cleared (rasa-sdk validates every slot set)."""
+    slot = validator.__name__[len("validate_"):]
+
+    @functools.wraps(validator)
+    def wrapper(self: Any, value: Any, *args: Any, **kwargs: Any) -> Dict[str, Any]:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return {slot: None}
+        return validator(self, value, *args, **kwargs)
+
+    return wrapper

@@ -45,8 +45,11 @@ class ValidateFeedbackForm(FormValidationAction):
     def name(self) -> Text:
         return "validate_feedback_form"
 
+    @context.ignore_empty
     def validate_feedback_comment(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
         text = normalize(str(value or ""))[:300]
+        if text.startswith("/"):
+            return {"feedback_comment": None}  # the 没帮助 button itself, not an answer
         return {"feedback_comment": "" if not text or text.strip("。.!！ ") in SKIP else text}
 
 

@@ -58,6 +58,7 @@ class ValidateLegalAidForm(FormValidationAction):
     def name(self) -> Text:
         return "validate_legal_aid_form"
 
+    @context.ignore_empty
     def validate_aid_matter(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
         text = normalize(str(value or ""))
         matter = text if text in MATTERS else next((m for pattern, m in KEYWORDS if re.search(pattern, text)), None)
@@ -65,12 +66,14 @@ class ValidateLegalAidForm(FormValidationAction):
             dispatcher.utter_message(text="请从按钮中选一类，分不清就选“其他”。")
         return {"aid_matter": matter}
 
+    @context.ignore_empty
     def validate_aid_exemption(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
         answer = _yes_no_unsure(str(value or ""))
         if answer is None:
             dispatcher.utter_message(text="请回答“有符合的”或“都不符合”。")
         return {"aid_exemption": "no" if answer == "unsure" else answer}
 
+    @context.ignore_empty
     def validate_aid_hardship(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
         answer = _yes_no_unsure(str(value or ""))
         if answer is None:

@@ -132,8 +132,8 @@ class ActionAskConfirm(Action):
         return []
 
 
-class _ReferralValidation(FormValidationAction):
-    """Validators shared by the mediation and callback forms."""
+class ReferralValidators:
+    """Validators shared by the mediation and callback forms (a mixin, so rasa-sdk does not register it)."""
 
     def _intent(self, tracker: Tracker) -> str:
         return (tracker.latest_message.get("intent") or {}).get("name") or ""
@@ -144,18 +144,21 @@ class _ReferralValidation(FormValidationAction):
             return ["consent"]
         return domain_slots
 
+    @context.ignore_empty
     def validate_consent(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
         if value in (True, False):
             return {"consent": value}
         dispatcher.utter_message(text="请点“同意”或“不同意”，也可以直接回复“同意”。")
         return {"consent": None}
 
+    @context.ignore_empty
     def validate_name(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
         name = referrals.clean_name(str(value or ""))
         if not name:
             dispatcher.utter_message(text="没太看明白，告诉我您的姓就可以，例如：王。")
         return {"name": name}
 
+    @context.ignore_empty
     def validate_phone(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
         phone = referrals.clean_phone(str(value or ""))
         if not phone:
@@ -164,10 +167,12 @@ class _ReferralValidation(FormValidationAction):
             )
         return {"phone": phone}
 
+    @context.ignore_empty
     def validate_contact_time(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
         text = normalize(str(value or ""))[:50]
         return {"contact_time": text or None}
 
+    @context.ignore_empty
     def validate_confirm(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
         text = normalize(str(value or ""))
         for slot, pattern in FIELD_WORDS.items():
@@ -181,18 +186,20 @@ class _ReferralValidation(FormValidationAction):
         return {"confirm": None}
 
 
-class ValidateMediationForm(_ReferralValidation):
+class ValidateMediationForm(ReferralValidators, FormValidationAction):
     """Validate each answer of the mediation referral."""
 
     def name(self) -> Text:
         return "validate_mediation_form"
 
+    @context.ignore_empty
     def validate_dispute_type(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
         kind = referrals.classify_dispute(str(value or ""), referral_config().get("dispute_types") or [])
         if not kind:
             dispatcher.utter_message(text="请从按钮里选一类；分不清就选“其他”。")
         return {"dispute_type": kind}
 
+    @context.ignore_empty
     def validate_town(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
         from miyun.content import TOWNS
 
@@ -201,10 +208,12 @@ class ValidateMediationForm(_ReferralValidation):
             dispatcher.utter_message(text="没找到这个镇街。密云的镇街有：" + "、".join(TOWNS) + "。请选一个。")
         return {"town": town}
 
+    @context.ignore_empty
     def validate_village(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
         text = normalize(str(value or ""))[:50]
         return {"village": text or None}
 
+    @context.ignore_empty
     def validate_description(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
         text = normalize(str(value or ""))
         if len(text) < 4:
@@ -212,6 +221,7 @@ class ValidateMediationForm(_ReferralValidation):
             return {"description": None}
         return {"description": text[:500]}
 
+    @context.ignore_empty
     def validate_involvement(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
         involvement = referrals.classify_involvement(str(value or ""))
         if involvement is None and self._intent(tracker) == "deny":
@@ -221,7 +231,7 @@ class ValidateMediationForm(_ReferralValidation):
         return {"involvement": involvement}
 
 
-class ValidateCallbackForm(_ReferralValidation):
+class ValidateCallbackForm(ReferralValidators, FormValidationAction):
     """Validate each answer of a callback request."""
 
     def name(self) -> Text:

@@ -46,12 +46,14 @@ class ValidateStatusForm(FormValidationAction):
             return []
         return domain_slots
 
+    @context.ignore_empty
     def validate_status_ref(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
         ref = referrals.clean_reference(str(value or ""))
         if not ref:
             dispatcher.utter_message(text="编号的格式是 MY-年份-6位数字，例如 MY-2026-000123。")
         return {"status_ref": ref}
 
+    @context.ignore_empty
     def validate_status_tail(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
         tail = referrals.clean_tail(str(value or ""))
         if not tail:
