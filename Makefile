@@ -28,7 +28,7 @@ export MIYUN_ACTION_PORT ?= 5055
 export MIYUN_RASA_PORT ?= 5005
 export MIYUN_ACTION_ENDPOINT ?= http://127.0.0.1:$(MIYUN_ACTION_PORT)/webhook
 
-.PHONY: help setup browser run test train content evaluate bench lock clean
+.PHONY: help setup browser run test train content evaluate bench bench-compare gateway wechat-menu lock clean
 
 help:
 	@echo "make run       set up if needed, build content, train if changed, start the assistant"
@@ -37,6 +37,8 @@ help:
 	@echo "make evaluate  NLU gate, search gate and the LawBench routing report"
 	@echo "make bench     speed and memory benchmark -> bench/results.md"
 	@echo "make setup     create .venv with the pinned packages (a no-op when done)"
+	@echo "make gateway   only the channel gateway (web chat, WeChat, Telegram)"
+	@echo "make wechat-menu  print the JSON for WeChat's menu API"
 
 setup: $(STAMP)
 
@@ -74,6 +76,15 @@ evaluate: setup content train
 
 bench: setup content train
 	$(PY) -m scripts.bench
+
+bench-compare: setup content
+	$(PY) -m scripts.bench_compare
+
+gateway: setup
+	$(PY) -m bot
+
+wechat-menu: setup
+	@$(PY) -m bot.wechat_menu
 
 lock: setup
 	@{ echo "# Full lock of the one pip resolve (pip freeze of a working .venv). Regenerate with 'make lock'."; \

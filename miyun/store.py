@@ -347,7 +347,7 @@ class RuntimeStore:
         """Blank the personal fields of referrals created before the cutoff."""
         with self.transaction() as conn:
             refs = [r[0] for r in conn.execute(
-                "select ref from referrals where created_at < ? and anonymized = 0", (cutoff_iso,)
+                "select ref from referrals where created_at <= ? and anonymized = 0", (cutoff_iso,)
             ).fetchall()]
             for ref in refs:
                 conn.execute(
