@@ -13,7 +13,12 @@ class Parser:
     """The NLU part of the trained model, exactly as `/model/parse` runs it."""
 
     def __init__(self, model: Path = MODEL) -> None:
+        import logging
+
         from rasa.core.agent import Agent
+        from rasa.utils.log_utils import configure_structlog
+
+        configure_structlog(logging.WARNING)  # one debug line per parsed message otherwise
 
         self.agent = Agent.load(str(model))
         self.loop = asyncio.new_event_loop()
