@@ -27,6 +27,11 @@ export no_proxy := 127.0.0.1,localhost
 export MIYUN_ACTION_PORT ?= 5055
 export MIYUN_RASA_PORT ?= 5005
 export MIYUN_ACTION_ENDPOINT ?= http://127.0.0.1:$(MIYUN_ACTION_PORT)/webhook
+export MIYUN_TRACKER_DIALECT ?= sqlite
+export MIYUN_TRACKER_DB ?= $(CURDIR)/var/trackers.db
+export MIYUN_TRACKER_HOST ?=
+export MIYUN_TRACKER_USER ?=
+export MIYUN_TRACKER_PASSWORD ?=
 
 .PHONY: help setup browser run test train content evaluate bench bench-compare gateway wechat-menu lock clean
 

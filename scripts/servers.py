@@ -36,6 +36,14 @@ def base_env(**extra: str) -> dict[str, str]:
         "SANIC_HOST": "127.0.0.1",
     }
     env.update(extra)
+    # endpoints.yml reads these; the embedded default is an SQLite tracker store beside the content.
+    var = Path(env.get("MIYUN_VAR_DIR") or ROOT / "var")
+    env.setdefault("MIYUN_TRACKER_DIALECT", "sqlite")
+    if "MIYUN_VAR_DIR" in extra and "MIYUN_TRACKER_DB" not in extra:
+        env["MIYUN_TRACKER_DB"] = str(var / "trackers.db")  # a private var dir gets private trackers
+    env.setdefault("MIYUN_TRACKER_DB", str(var / "trackers.db"))
+    for name in ("MIYUN_TRACKER_HOST", "MIYUN_TRACKER_USER", "MIYUN_TRACKER_PASSWORD"):
+        env.setdefault(name, "")
     return env
 
 
