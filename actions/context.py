@@ -8,7 +8,7 @@ from typing import Any, Callable, Dict, Optional, Text
 
 from miyun import settings as settings_mod
 from miyun.segment import load_dictionary
-from miyun.store import ContentStore, RuntimeStore
+from miyun.store import ContentStore, Runtime, open_runtime
 
 
 @functools.lru_cache(maxsize=1)
@@ -23,8 +23,9 @@ def content() -> ContentStore:
 
 
 @functools.lru_cache(maxsize=1)
-def runtime() -> RuntimeStore:
-    return RuntimeStore(settings().runtime_db)
+def runtime() -> Runtime:
+    """SQLite var/runtime.db by default; PostgreSQL when MIYUN_RUNTIME_DSN names one (a cluster)."""
+    return open_runtime(settings().runtime_dsn, settings().runtime_db)
 
 
 def reset() -> None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import re
 from typing import Iterable, Optional
 
 DISCLAIMER = "以上为法律信息，不构成法律意见；需要帮助请拨打12348公共法律服务热线。"
@@ -115,6 +116,14 @@ def nearest(stations: list[dict], lat: float, lon: float) -> Optional[tuple[dict
     return best, distance_km(lat, lon, best["latitude"], best["longitude"])
 
 
+_STEP = re.compile(r"(?:(?<=\s)|(?<=[。；！：:]))(\d{1,2})[.、]\s*")
+
+
+def steps_on_lines(text: str) -> str:
+    """Numbered steps written inline ("…： 1. 留证据 2. …") each start a line, easier on a phone."""
+    return re.sub(r"[ \t]+\n", "\n", _STEP.sub(lambda m: "\n" + m.group(1) + ". ", text)).strip()
+
+
 def article_text(article: dict, full: bool) -> str:
     """An article's answer: the first sentences for the chat, or all of it."""
     answer = article["answer"]
@@ -123,7 +132,7 @@ def article_text(article: dict, full: bool) -> str:
         answer = answer[: cut + 1] if cut > 60 else answer[:150] + "……"
     return compose(
         f"【{article['title']}】",
-        answer,
+        steps_on_lines(answer),
         legal_basis_line(article.get("legal_basis")),
         source_line(article) if full else None,
         DISCLAIMER,

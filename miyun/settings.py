@@ -44,6 +44,9 @@ class Settings:
     rasa_port: int = field(default_factory=lambda: _int("MIYUN_RASA_PORT", 5005))
     action_port: int = field(default_factory=lambda: _int("MIYUN_ACTION_PORT", 5055))
     search_threshold: float = field(default_factory=lambda: _float("MIYUN_SEARCH_THRESHOLD", 6.5))
+    # Where referrals, feedback, unanswered questions and content versions live: empty = the SQLite
+    # file var/runtime.db (embedded); postgresql://user:pass@host:port/db = shared by a cluster's replicas.
+    runtime_dsn: str = field(default_factory=lambda: _env("MIYUN_RUNTIME_DSN", ""), repr=False)
 
     @property
     def dictionary_dir(self) -> Path:
@@ -137,3 +140,53 @@ class GatewaySettings:
 def load_gateway() -> GatewaySettings:
     """Read the gateway settings from the current environment."""
     return GatewaySettings()
+
+
+# ---------------------------------------------------------------------------
+# Staff console: served by the gateway under /staff (bot/staff), users in runtime.db.
+# ---------------------------------------------------------------------------
+
+
+def _bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{name} must be true or false, got {raw!r}")
+
+
+def _optional_path(name: str) -> Path | None:
+    raw = os.environ.get(name, "").strip()
+    return Path(raw).expanduser().resolve() if raw else None
+
+
+@dataclass(frozen=True)
+class StaffSettings:
+    """Settings of the staff console (sessions, login limits, where the dashboard reads from)."""
+
+    session_hours: float = field(default_factory=lambda: _float("MIYUN_STAFF_SESSION_HOURS", 8.0))
+    secure_cookies: bool = field(default_factory=lambda: _bool("MIYUN_STAFF_SECURE_COOKIES", False))
+    login_max_per_account: int = field(default_factory=lambda: _int("MIYUN_STAFF_LOGIN_MAX_PER_ACCOUNT", 5))
+    login_max_per_ip: int = field(default_factory=lambda: _int("MIYUN_STAFF_LOGIN_MAX_PER_IP", 20))
+    login_window_min: float = field(default_factory=lambda: _float("MIYUN_STAFF_LOGIN_WINDOW_MIN", 15.0))
+    stale_days: int = field(default_factory=lambda: _int("MIYUN_STAFF_STALE_DAYS", 365))
+    # Rasa's SQLite tracker store (read-only, for the dashboard); default var/trackers.db.
+    tracker_db: Path | None = field(default_factory=lambda: _optional_path("MIYUN_TRACKER_DB"))
+
+    def __post_init__(self) -> None:
+        if self.session_hours <= 0 or self.login_window_min <= 0:
+            raise ValueError("MIYUN_STAFF_SESSION_HOURS and MIYUN_STAFF_LOGIN_WINDOW_MIN must be positive")
+        if self.login_max_per_account < 1 or self.login_max_per_ip < 1 or self.stale_days < 1:
+            raise ValueError("MIYUN_STAFF_LOGIN_MAX_PER_ACCOUNT/_PER_IP and MIYUN_STAFF_STALE_DAYS must be >= 1")
+
+    def tracker_path(self, core: Settings) -> Path:
+        """The tracker database: MIYUN_TRACKER_DB, else var/trackers.db."""
+        return self.tracker_db or core.var_dir / "trackers.db"
+
+
+def load_staff() -> StaffSettings:
+    """Read the staff console settings from the current environment."""
+    return StaffSettings()

@@ -4,7 +4,9 @@
   with an atomic rename; readers notice the new inode and reopen, so a running action
   server serves the new text within one request, never a half-built file.
 * `runtime.db` holds what the running assistant writes: unanswered questions, feedback,
-  referrals and content versions. It uses WAL and one transaction per write.
+  referrals and content versions. It uses WAL and one transaction per write. Its schema is
+  the versioned migrations in `miyun/migrations/sqlite/`, applied on open. A cluster uses
+  the PostgreSQL implementation (`miyun/store_pg.py`) instead: `open_runtime(dsn, path)`.
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ import os
 import sqlite3
 import threading
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Optional
+from typing import Any, Iterable, Iterator, Optional, Protocol
 
 import sqlite_utils
 
@@ -182,74 +184,98 @@ class ContentStore:
 # --------------------------------------------------------------------------- runtime store
 
 
-RUNTIME_SCHEMA = """
-create table if not exists unanswered (
-    id integer primary key,
-    created_at text not null,
-    question text not null,
-    normalized text not null,
-    sender_hash text,
-    best_id text,
-    best_score real
-);
-create table if not exists referrals (
-    id integer primary key autoincrement,
-    ref text unique,
-    idempotency_key text unique not null,
-    kind text not null,
-    created_at text not null,
-    updated_at text not null,
-    status text not null,
-    level text,
-    target text,
-    dispute_type text,
-    town text,
-    village text,
-    description text,
-    involvement text,
-    name text,
-    phone text,
-    contact_time text,
-    sender_hash text,
-    channel text,
-    assigned_to text,
-    anonymized integer not null default 0
-);
-create table if not exists referral_audit (
-    id integer primary key,
-    ref text not null,
-    at text not null,
-    actor text not null,
-    action text not null,
-    before text,
-    after text,
-    note text
-);
-create table if not exists status_attempts (
-    id integer primary key,
-    sender_hash text not null,
-    at real not null
-);
-create index if not exists status_attempts_sender on status_attempts (sender_hash, at);
-create table if not exists feedback (
-    id integer primary key,
-    created_at text not null,
-    content_id text,
-    helpful integer not null,
-    comment text,
-    sender_hash text
-);
-create table if not exists content_versions (
-    version integer primary key,
-    created_at text not null,
-    published_by text not null,
-    note text not null,
-    checksum text not null,
-    archive text not null,
-    changes text not null,
-    action text not null default 'publish'
-);
-"""
+def _sql_statements(script: str) -> Iterator[str]:
+    """Split a migration file into complete SQLite statements (comments kept with their statement)."""
+    buffer = ""
+    for line in script.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            yield buffer
+            buffer = ""
+    rest = "\n".join(l for l in buffer.splitlines() if l.strip() and not l.strip().startswith("--"))
+    if rest.strip():
+        raise ValueError(f"incomplete SQL statement at the end of a migration: {rest[:80]!r}")
+
+
+def migrate_sqlite(conn: sqlite3.Connection) -> list[int]:
+    """Apply the pending `miyun/migrations/sqlite/*.sql` in one IMMEDIATE transaction; returns what ran.
+
+    Safe when several processes open the same file at once: the write lock serialises them and
+    the applied versions are re-read inside it.
+    """
+    from miyun import migrations
+
+    conn.execute(
+        "create table if not exists schema_migrations (version integer primary key, name text not null, applied_at text not null)"
+    )
+    wanted = migrations.load("sqlite")
+    applied = {r[0] for r in conn.execute("select version from schema_migrations")}
+    if all(m.version in applied for m in wanted):
+        return []
+    ran: list[int] = []
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        applied = {r[0] for r in conn.execute("select version from schema_migrations")}
+        for m in wanted:
+            if m.version in applied:
+                continue
+            for statement in _sql_statements(m.sql):
+                conn.execute(statement)
+            conn.execute("insert into schema_migrations (version, name, applied_at) values (?, ?, ?)", (m.version, m.name, _now()))
+            ran.append(m.version)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return ran
+
+
+class Runtime(Protocol):
+    """What the running assistant, the CLI and the staff tools need from the writable store.
+
+    Two implementations share this contract (tests/test_store_contract.py): `RuntimeStore`
+    (SQLite, the embedded default) and `miyun.store_pg.PgRuntimeStore` (PostgreSQL, shared by
+    every action-server replica of a cluster). Pick one with `open_runtime`.
+    """
+
+    def log_unanswered(self, question: str, normalized: str, sender_hash: str | None, best_id: str | None, best_score: float | None) -> int: ...
+    def unanswered(self) -> list[dict]: ...
+    def create_referral(self, key: str, fields: dict, year: int) -> tuple[dict, bool]: ...
+    def referral(self, ref: str) -> Optional[dict]: ...
+    def referrals(self, status: str | None = None, town: str | None = None, kind: str | None = None) -> list[dict]: ...
+    def update_referral(self, ref: str, actor: str, note: str, **changes: Any) -> dict: ...
+    def audit(self, ref: str) -> list[dict]: ...
+    def anonymize_older_than(self, cutoff_iso: str, actor: str) -> int: ...
+    def count_status_attempts(self, sender_hash: str, since: float) -> int: ...
+    def record_status_attempt(self, sender_hash: str, at: float) -> None: ...
+    def record_feedback(self, content_id: str | None, helpful: bool, sender_hash: str | None) -> int: ...
+    def add_feedback_comment(self, feedback_id: int, comment: str) -> None: ...
+    def feedback(self) -> list[dict]: ...
+    def record_version(self, by: str, note: str, checksum: str, archive: str, changes: dict, action: str = "publish") -> int: ...
+    def versions(self) -> list[dict]: ...
+    def version(self, version: int) -> Optional[dict]: ...
+    def schema_versions(self) -> list[int]: ...
+
+
+def open_runtime(dsn: str | None = None, sqlite_path: Path | None = None) -> Runtime:
+    """The runtime store a DSN names (MIYUN_RUNTIME_DSN).
+
+    * empty → SQLite at `sqlite_path` (the embedded default, `var/runtime.db`);
+    * `sqlite:///relative.db` or `sqlite:////absolute/path.db` → SQLite at that path;
+    * `postgresql://…` or `postgres://…` → PostgreSQL (psycopg 3), shared by all replicas.
+    """
+    dsn = (dsn or "").strip()
+    if not dsn:
+        if sqlite_path is None:
+            raise ValueError("an empty runtime DSN needs the SQLite file path")
+        return RuntimeStore(sqlite_path)
+    if dsn.startswith("sqlite:///"):
+        return RuntimeStore(Path(dsn[len("sqlite:///"):]))  # sqlite:///rel.db or sqlite:////abs/path.db
+    if dsn.startswith(("postgresql://", "postgres://")):
+        from miyun.store_pg import PgRuntimeStore
+
+        return PgRuntimeStore(dsn)
+    raise ValueError("MIYUN_RUNTIME_DSN must be empty, sqlite:///path or postgresql://… (got another scheme)")
 
 
 class RuntimeStore:
@@ -259,7 +285,7 @@ class RuntimeStore:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
-        self._conn().executescript(RUNTIME_SCHEMA)
+        migrate_sqlite(self._conn())
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -274,6 +300,9 @@ class RuntimeStore:
 
     def transaction(self) -> "_Transaction":
         return _Transaction(self._conn())
+
+    def schema_versions(self) -> list[int]:
+        return [r["version"] for r in self.query("select version from schema_migrations order by version")]
 
     def query(self, sql: str, params: Iterable[Any] = ()) -> list[dict]:
         return [dict(r) for r in self._conn().execute(sql, tuple(params)).fetchall()]
@@ -407,6 +436,61 @@ class RuntimeStore:
         rows = [r for r in self.versions() if r["version"] == version]
         return rows[0] if rows else None
 
+
+    # staff console (added): unanswered status, filtered referrals, feedback listing
+    def _ensure_unanswered_status(self) -> None:
+        self._conn().execute(
+            "create table if not exists unanswered_status (unanswered_id integer primary key, status text not null, "
+            "at text not null, actor text not null, note text)"
+        )
+
+    def unanswered_open(self) -> list[dict]:
+        """Unanswered questions no staff member has dismissed, linked, exported or drafted yet."""
+        self._ensure_unanswered_status()
+        return self.query(
+            "select u.* from unanswered u left join unanswered_status s on s.unanswered_id = u.id "
+            "where s.unanswered_id is null order by u.id"
+        )
+
+    def set_unanswered_status(self, ids: list[int], status: str, actor: str, note: str | None = None) -> int:
+        """Mark unanswered questions handled (dismissed, linked, exported, drafted); returns how many."""
+        self._ensure_unanswered_status()
+        with self.transaction() as conn:
+            for ident in ids:
+                conn.execute(
+                    "insert or replace into unanswered_status (unanswered_id, status, at, actor, note) values (?, ?, ?, ?, ?)",
+                    (ident, status, _now(), actor, note),
+                )
+        return len(ids)
+
+    def referrals_filtered(self, *, status: str | None = None, towns: list[str] | None = None, level: str | None = None,
+                           kind: str | None = None, since: str | None = None, until: str | None = None) -> list[dict]:
+        """Referrals by status, level, kind, created date range (YYYY-MM-DD, inclusive) and any of `towns`."""
+        sql, params = "select * from referrals where 1 = 1", []
+        for column, value in (("status", status), ("level", level), ("kind", kind)):
+            if value:
+                sql += f" and {column} = ?"
+                params.append(value)
+        if since:
+            sql += " and substr(created_at, 1, 10) >= ?"
+            params.append(since)
+        if until:
+            sql += " and substr(created_at, 1, 10) <= ?"
+            params.append(until)
+        if towns is not None:
+            if not towns:
+                return []
+            sql += f" and town in ({', '.join('?' * len(towns))})"
+            params += list(towns)
+        return self.query(sql + " order by id", params)
+
+    def feedback_list(self, helpful: bool | None = None, limit: int = 500) -> list[dict]:
+        """Feedback rows, newest first, optionally only 有帮助 or only 没帮助."""
+        sql, params = "select * from feedback", []
+        if helpful is not None:
+            sql += " where helpful = ?"
+            params.append(int(helpful))
+        return self.query(sql + " order by id desc limit ?", [*params, limit])
 
 class _Transaction:
     """`BEGIN IMMEDIATE` … `COMMIT`, or `ROLLBACK` on error."""

@@ -921,8 +921,8 @@ def bench_lawbench(tmp: Path, results: dict) -> None:
         from miyun import search, settings
         from miyun.store import ContentStore
 
-        db = Path(results.get("_real_db") or "")
-        if not db.exists():
+        db = Path(results["_real_db"]) if results.get("_real_db") else None
+        if db is None or not db.is_file():
             from miyun import build
 
             db = tmp / "review-content.db"
@@ -1040,7 +1040,8 @@ def fmt(v: Any, unit: str = "") -> str:
 def pcts(s: Optional[dict], unit: str = "ms") -> str:
     if not s or not s.get("n"):
         return "—"
-    return f"p50 {fmt(s['p50'])} / p95 {fmt(s['p95'])} / p99 {fmt(s['p99'])} / max {fmt(s['max'])} {unit} (n={s['n']})"
+    parts = [f"{k} {fmt(s[k])}" for k in ("p50", "p95", "p99", "max") if s.get(k) is not None]
+    return " / ".join(parts) + f" {unit} (n={s['n']})"
 
 
 def markdown(results: dict) -> str:

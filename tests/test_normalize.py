@@ -38,3 +38,10 @@ def test_fullwidth_punctuation():
 def test_simplified_text_is_unchanged():
     text = "我在穆家峪镇、想问宅基地的事。"
     assert normalize(text) == text
+
+
+def test_article_steps_start_new_lines():
+    from miyun.answers import steps_on_lines
+
+    text = steps_on_lines("可以这样做： 1. 留证据。 2. 3.10日前催要。")
+    assert text.split("\n") == ["可以这样做：", "1. 留证据。", "2. 3.10日前催要。"]

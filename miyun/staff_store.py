@@ -1,0 +1,280 @@
+"""All SQL of the staff console: staff users, sessions, login attempts, the staff audit log
+(in `runtime.db`, WAL, one transaction per write) and read-only statistics from Rasa's
+SQLite tracker store (`var/trackers.db`)."""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any, Iterable, Optional
+
+ROLES = ("editor", "mediator", "admin")
+
+STAFF_SCHEMA = """
+create table if not exists staff_users (
+    id integer primary key,
+    name text unique not null,
+    password_hash text not null,
+    role text not null,
+    towns text not null default '[]',
+    disabled integer not null default 0,
+    created_at text not null,
+    updated_at text not null
+);
+create table if not exists staff_sessions (
+    token_hash text primary key,
+    user_id integer not null,
+    csrf text not null,
+    created_at real not null,
+    expires_at real not null,
+    ip text
+);
+create index if not exists staff_sessions_user on staff_sessions (user_id);
+create table if not exists staff_login_attempts (
+    id integer primary key,
+    account text not null,
+    ip text not null,
+    at real not null,
+    ok integer not null
+);
+create index if not exists staff_login_account on staff_login_attempts (account, at);
+create index if not exists staff_login_ip on staff_login_attempts (ip, at);
+create table if not exists staff_audit (
+    id integer primary key,
+    at text not null,
+    actor text not null,
+    action text not null,
+    target text,
+    before text,
+    after text
+);
+"""
+
+
+def _now() -> str:
+    return dt.datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+def token_hash(token: str) -> str:
+    """Sessions are stored by the SHA-256 of their cookie value, never the value itself."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _user(row: sqlite3.Row | None) -> Optional[dict]:
+    if row is None:
+        return None
+    out = dict(row)
+    out["towns"] = json.loads(out.get("towns") or "[]")
+    out["disabled"] = bool(out["disabled"])
+    return out
+
+
+class StaffStore:
+    """Staff accounts, sessions, login attempts and the audit log."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._conn().executescript(STAFF_SCHEMA)
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA busy_timeout=30000")
+            self._local.conn = conn
+        return conn
+
+    def _write(self) -> "_Tx":
+        return _Tx(self._conn())
+
+    def _all(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        return self._conn().execute(sql, tuple(params)).fetchall()
+
+    # ------------------------------------------------------------------ users
+    def create_user(self, name: str, password_hash: str, role: str, towns: list[str], actor: str) -> dict:
+        """Insert a user (names are unique) and audit it."""
+        if role not in ROLES:
+            raise ValueError(f"unknown role {role!r}")
+        now = _now()
+        with self._write() as conn:
+            conn.execute(
+                "insert into staff_users (name, password_hash, role, towns, created_at, updated_at) values (?, ?, ?, ?, ?, ?)",
+                (name, password_hash, role, json.dumps(towns, ensure_ascii=False), now, now),
+            )
+            after = {"name": name, "role": role, "towns": towns}
+            _audit(conn, actor, "user.create", name, None, after)
+        return self.user(name)  # type: ignore[return-value]
+
+    def user(self, name: str) -> Optional[dict]:
+        rows = self._all("select * from staff_users where name = ?", [name])
+        return _user(rows[0]) if rows else None
+
+    def user_by_id(self, user_id: int) -> Optional[dict]:
+        rows = self._all("select * from staff_users where id = ?", [user_id])
+        return _user(rows[0]) if rows else None
+
+    def users(self) -> list[dict]:
+        return [_user(r) for r in self._all("select * from staff_users order by name")]  # type: ignore[misc]
+
+    def update_user(self, name: str, actor: str, **changes: Any) -> dict:
+        """Change role, towns, disabled or password_hash; sessions end on disable or a new password."""
+        allowed = {"role", "towns", "disabled", "password_hash"}
+        if not changes or set(changes) - allowed:
+            raise ValueError(f"can only change {sorted(allowed)}")
+        if "role" in changes and changes["role"] not in ROLES:
+            raise ValueError(f"unknown role {changes['role']!r}")
+        values = {k: (json.dumps(v, ensure_ascii=False) if k == "towns" else int(v) if k == "disabled" else v)
+                  for k, v in changes.items()}
+        with self._write() as conn:
+            row = conn.execute("select * from staff_users where name = ?", (name,)).fetchone()
+            if row is None:
+                raise KeyError(name)
+            before = {k: ("***" if k == "password_hash" else _user(row)[k]) for k in changes}  # type: ignore[index]
+            sets = ", ".join(f"{k} = ?" for k in values)
+            conn.execute(f"update staff_users set {sets}, updated_at = ? where name = ?", (*values.values(), _now(), name))
+            if changes.get("disabled") or "password_hash" in changes:
+                conn.execute("delete from staff_sessions where user_id = ?", (row["id"],))
+            after = {k: ("***" if k == "password_hash" else v) for k, v in changes.items()}
+            _audit(conn, actor, "user.update", name, before, after)
+        return self.user(name)  # type: ignore[return-value]
+
+    # ------------------------------------------------------------------ sessions
+    def create_session(self, user_id: int, token: str, csrf: str, lifetime_s: float, ip: str) -> None:
+        now = time.time()
+        with self._write() as conn:
+            conn.execute("delete from staff_sessions where expires_at < ?", (now,))
+            conn.execute(
+                "insert into staff_sessions (token_hash, user_id, csrf, created_at, expires_at, ip) values (?, ?, ?, ?, ?, ?)",
+                (token_hash(token), user_id, csrf, now, now + lifetime_s, ip),
+            )
+
+    def session(self, token: str, now: float | None = None) -> Optional[dict]:
+        """The live session with its (enabled) user, or None when unknown, expired or disabled."""
+        now = time.time() if now is None else now
+        rows = self._all(
+            "select s.token_hash, s.csrf, s.expires_at, s.user_id from staff_sessions s where s.token_hash = ?",
+            [token_hash(token)],
+        )
+        if not rows:
+            return None
+        session = dict(rows[0])
+        if session["expires_at"] <= now:
+            self.delete_session(token)
+            return None
+        user = self.user_by_id(session["user_id"])
+        if user is None or user["disabled"]:
+            return None
+        session["user"] = user
+        return session
+
+    def delete_session(self, token: str) -> None:
+        with self._write() as conn:
+            conn.execute("delete from staff_sessions where token_hash = ?", (token_hash(token),))
+
+    def expire_sessions_now(self) -> None:
+        """Test and maintenance helper: end every session."""
+        with self._write() as conn:
+            conn.execute("update staff_sessions set expires_at = 0")
+
+    # ------------------------------------------------------------------ login attempts
+    def record_login(self, account: str, ip: str, ok: bool, at: float | None = None) -> None:
+        with self._write() as conn:
+            conn.execute("insert into staff_login_attempts (account, ip, at, ok) values (?, ?, ?, ?)",
+                         (account, ip, time.time() if at is None else at, int(ok)))
+
+    def failed_logins(self, since: float, account: str | None = None, ip: str | None = None) -> int:
+        """Failed attempts since a unix time, for one account or one IP."""
+        column, value = ("account", account) if account is not None else ("ip", ip)
+        row = self._all(f"select count(*) from staff_login_attempts where {column} = ? and at >= ? and ok = 0",
+                        [value, since])[0]
+        return int(row[0])
+
+    # ------------------------------------------------------------------ audit
+    def audit(self, actor: str, action: str, target: str | None, before: Any = None, after: Any = None) -> None:
+        """Record one write (who, when, what, before, after)."""
+        with self._write() as conn:
+            _audit(conn, actor, action, target, before, after)
+
+    def audit_rows(self, limit: int = 500, action_prefix: str | None = None) -> list[dict]:
+        sql, params = "select * from staff_audit", []
+        if action_prefix:
+            sql += " where action like ?"
+            params.append(action_prefix + "%")
+        return [dict(r) for r in self._all(sql + " order by id desc limit ?", [*params, limit])]
+
+
+def _audit(conn: sqlite3.Connection, actor: str, action: str, target: str | None, before: Any, after: Any) -> None:
+    dump = (lambda v: None if v is None else json.dumps(v, ensure_ascii=False, default=str))
+    conn.execute("insert into staff_audit (at, actor, action, target, before, after) values (?, ?, ?, ?, ?, ?)",
+                 (_now(), actor, action, target, dump(before), dump(after)))
+
+
+class _Tx:
+    """`BEGIN IMMEDIATE` … `COMMIT`, or `ROLLBACK` on error."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.conn.execute("BEGIN IMMEDIATE")
+        return self.conn
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+# ---------------------------------------------------------------------- tracker statistics
+
+
+class TrackerStats:
+    """Read-only counts from Rasa's SQL tracker store; all zeros when the file does not exist."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    def _rows(self, sql: str, params: Iterable[Any] = ()) -> list[tuple]:
+        if not self.path.exists():
+            return []
+        try:
+            conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=5)
+        except sqlite3.Error:
+            return []
+        try:
+            return conn.execute(sql, tuple(params)).fetchall()
+        except sqlite3.Error:          # no events table yet (Rasa never ran), or a locked file
+            return []
+        finally:
+            conn.close()
+
+    def messages_per_day(self, days: int, today: dt.date | None = None) -> list[tuple[str, int]]:
+        """(YYYY-MM-DD, user messages) for the last `days` days, oldest first, zeros included."""
+        today = today or dt.date.today()
+        start = today - dt.timedelta(days=days - 1)
+        since = dt.datetime.combine(start, dt.time()).timestamp()
+        counts = dict(self._rows(
+            "select date(timestamp, 'unixepoch', 'localtime') as d, count(*) from events "
+            "where type_name = 'user' and timestamp >= ? group by d", [since]))
+        return [((start + dt.timedelta(days=i)).isoformat(), int(counts.get((start + dt.timedelta(days=i)).isoformat(), 0)))
+                for i in range(days)]
+
+    def top_intents(self, limit: int = 10) -> list[tuple[str, int]]:
+        return [(str(r[0]), int(r[1])) for r in self._rows(
+            "select intent_name, count(*) as n from events where type_name = 'user' and intent_name is not null "
+            "group by intent_name order by n desc, intent_name limit ?", [limit])]
+
+    def count_messages(self, intent: str | None = None) -> int:
+        sql, params = "select count(*) from events where type_name = 'user'", []
+        if intent:
+            sql += " and intent_name = ?"
+            params.append(intent)
+        rows = self._rows(sql, params)
+        return int(rows[0][0]) if rows else 0
