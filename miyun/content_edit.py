@@ -221,7 +221,8 @@ def _basis(text: str) -> list[dict]:
         line = line.strip()
         if not line:
             continue
-        law, _, arts = re.split(r"([:：])", line, maxsplit=1) + ["", ""] if re.search(r"[:：]", line) else (line, "", "")
+        found = re.match(r"^(.*?)[:：](.*)$", line)
+        law, arts = (found.group(1), found.group(2)) if found else (line, "")
         articles: list[Any] = []
         for token in re.split(r"[\s,，、]+", arts.strip()):
             token = token.strip().lstrip("第").rstrip("条")

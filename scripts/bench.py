@@ -616,6 +616,13 @@ def bench_webhook(stack: Stack, messages: list[tuple[str, str]], n: int, results
         errors += status != 200
         empty += status == 200 and not reply_text(body) and not body
         senders.append((sender, expected))
+    # Baseline: messages answered by a plain response (utter_*), no action server call.
+    chit = [t for t, i in heldout_examples() if i in ("greet", "thank", "goodbye", "bot_challenge")]
+    base = []
+    for i in range(min(100, n)):
+        t0 = time.perf_counter()
+        client.post("/webhooks/rest/webhook", {"sender": f"bench-chit-{i:04d}", "message": chit[i % len(chit)]})
+        base.append((time.perf_counter() - t0) * 1000)
     # Which action actually answered (not timed): from each sender's tracker.
     ran: dict[str, int] = {}
     matched = custom = 0
@@ -631,6 +638,7 @@ def bench_webhook(stack: Stack, messages: list[tuple[str, str]], n: int, results
         "requests": n, "distinct_senders": n, "errors": errors, "empty_replies": empty, "latency_ms": summary(times),
         "ran_a_custom_action_share": round(custom / n, 3), "ran_expected_action_share": round(matched / n, 3),
         "actions_run": dict(sorted(ran.items(), key=lambda kv: -kv[1])),
+        "baseline_no_custom_action_ms": summary(base),
     }
     log(f"webhook p50 {results['webhook']['latency_ms']['p50']} ms, p95 {results['webhook']['latency_ms']['p95']} ms; "
         f"custom action in {custom}/{n}")
@@ -1044,6 +1052,18 @@ def pcts(s: Optional[dict], unit: str = "ms") -> str:
     return " / ".join(parts) + f" {unit} (n={s['n']})"
 
 
+def _breakdown(results: dict) -> str:
+    """Where a round trip's median goes: NLU (/model/parse), the rest of Rasa, the action server call."""
+    parse = _get(results, "parse", "latency_ms", "p50")
+    plain = _get(results, "webhook", "baseline_no_custom_action_ms", "p50")
+    full = _get(results, "webhook", "latency_ms", "p50")
+    if not (parse and plain and full):
+        return ""
+    return (f" Split of the median round trip ({full:.1f} ms): NLU (/model/parse p50) {parse / full:.0%}, the rest of Rasa's "
+            f"message handling (plain-response p50 minus parse) {max(plain - parse, 0) / full:.0%}, the custom action "
+            f"(difference to the plain response) {max(full - plain, 0) / full:.0%}.")
+
+
 def markdown(results: dict) -> str:
     m = results["meta"]
     L = [
@@ -1058,7 +1078,8 @@ def markdown(results: dict) -> str:
     ]
     for v in results["verdicts"]:
         mark = "—" if v["pass"] is None else ("✅ pass" if v["pass"] else "❌ **miss**")
-        L.append(f"| {v['label']} | {fmt(v['value'], v['unit'])} | {v['target']} | {fmt(v['ratio_to_target'])} | {mark} |")
+        ratio = "—" if v["ratio_to_target"] is None else f"{v['ratio_to_target']:.2f}"
+        L.append(f"| {v['label']} | {fmt(v['value'], v['unit'])} | {v['target']} | {ratio} | {mark} |")
     misses = [v["label"] for v in results["verdicts"] if v["pass"] is False]
     not_run = [v["label"] for v in results["verdicts"] if v["pass"] is None]
     L += ["", f"**Missed:** {', '.join(misses) if misses else 'none'}." + (f" Not measured: {', '.join(not_run)}." if not_run else "")]
@@ -1108,12 +1129,17 @@ def markdown(results: dict) -> str:
               f"{pcts(w['latency_ms'])}; errors {w['errors']}. Trackers show a custom action ran for "
               f"{w['ran_a_custom_action_share']:.0%} of them and the expected one for {w['ran_expected_action_share']:.0%} "
               f"(the rest were classified differently); actions run: "
-              + ", ".join(f"{k} {v}" for k, v in list(w["actions_run"].items())[:6]) + ".", ""]
+              + ", ".join(f"{k} {v}" for k, v in list(w["actions_run"].items())[:6]) + ". "
+              f"For comparison, greetings and thanks answered by a plain response (no action server call), new sender each: "
+              f"{pcts(w['baseline_no_custom_action_ms'])}." + _breakdown(results), ""]
     tp = results.get("throughput")
     if tp:
         L += [f"**6. Throughput**, {tp['senders']} concurrent senders in a closed loop for {tp['seconds']} s through the REST webhook: "
-              f"**{tp['messages_per_s']} messages/s**, {pcts(tp['latency_ms'])}; errors {tp['errors']} of {tp['requests']} "
-              f"{tp['error_kinds'] or ''}. CPU cores used: " + ", ".join(f"{k} {v}" for k, v in tp["cpu_cores_used"].items())
+              f"**{tp['messages_per_s']} messages/s**, {pcts(tp['latency_ms'])}; errors {tp['errors']} of {tp['requests']}"
+              f"{(' ' + json.dumps(tp['error_kinds'], ensure_ascii=False)) if tp['error_kinds'] else ''}. "
+              f"Little's law check: {tp['senders']} senders ÷ {tp['messages_per_s']} msg/s = "
+              f"{tp['senders'] / max(tp['messages_per_s'] or 1e-9, 1e-9) * 1000:.0f} ms expected mean latency, measured mean "
+              f"{fmt(tp['latency_ms'].get('mean'))} ms: at this load requests queue in Rasa, so latency is set by throughput. CPU cores used: " + ", ".join(f"{k} {v}" for k, v in tp["cpu_cores_used"].items())
               + "; CPU ms per message: " + ", ".join(f"{k} {v}" for k, v in tp["cpu_ms_per_message"].items())
               + ". The load generator shares the 2 cores.", ""]
     s = results.get("search")
