@@ -116,7 +116,7 @@ def nearest(stations: list[dict], lat: float, lon: float) -> Optional[tuple[dict
     return best, distance_km(lat, lon, best["latitude"], best["longitude"])
 
 
-_STEP = re.compile(r"(?:(?<=\s)|(?<=[。；！：:]))(\d{1,2})[.、]\s*")
+_STEP = re.compile(r"(?:(?<=\s)|(?<=[。；！：:]))(\d{1,2})[.、](?!\d)\s*")
 
 
 def steps_on_lines(text: str) -> str:

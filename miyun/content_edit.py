@@ -336,8 +336,11 @@ def _apply(entry: Any, changes: dict[str, Any]) -> None:
         if key == "facts":
             for fact, new in zip(entry.get("facts") or [], value):
                 for k, v in new.items():
-                    fact[k] = _styled(fact.get(k), v, k)
+                    if plain(fact.get(k)) != v:
+                        fact[k] = _styled(fact.get(k), v, k)
             continue
+        if key in entry and plain(entry.get(key)) == value:
+            continue  # unchanged: keep the original node (folded lines, quotes, comments)
         if key == "verified_by" and key not in entry and "verified" in entry:
             entry.insert(list(entry.keys()).index("verified") + 1, key, value)
             continue

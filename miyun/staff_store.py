@@ -278,3 +278,36 @@ class TrackerStats:
             params.append(intent)
         rows = self._rows(sql, params)
         return int(rows[0][0]) if rows else 0
+
+
+# ---------------------------------------------------------------------- passwords
+
+MIN_PASSWORD_LENGTH = 10
+
+
+def hash_password(password: str) -> str:
+    """An argon2id hash (argon2-cffi defaults)."""
+    from argon2 import PasswordHasher
+
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValueError(f"密码至少 {MIN_PASSWORD_LENGTH} 位 / password must have at least {MIN_PASSWORD_LENGTH} characters")
+    return PasswordHasher().hash(password)
+
+
+_DUMMY_HASH: list[str] = []
+
+
+def verify_password(stored_hash: str | None, password: str) -> bool:
+    """Constant-effort check; an unknown account is checked against a dummy hash."""
+    from argon2 import PasswordHasher
+    from argon2.exceptions import InvalidHashError, VerificationError
+
+    if stored_hash is None:
+        if not _DUMMY_HASH:
+            _DUMMY_HASH.append(PasswordHasher().hash("dummy-password-for-timing"))
+        stored_hash = _DUMMY_HASH[0]
+        password = password + "\x00never"
+    try:
+        return PasswordHasher().verify(stored_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False

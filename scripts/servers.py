@@ -44,7 +44,19 @@ def base_env(**extra: str) -> dict[str, str]:
     env.setdefault("MIYUN_TRACKER_DB", str(var / "trackers.db"))
     for name in ("MIYUN_TRACKER_HOST", "MIYUN_TRACKER_USER", "MIYUN_TRACKER_PASSWORD"):
         env.setdefault(name, "")
+    # The lock store: in_memory (one Rasa process) ignores the Redis keys, but endpoints.yml needs them set.
+    for name, default in LOCK_STORE_DEFAULTS.items():
+        env.setdefault(name, default)
     return env
+
+
+LOCK_STORE_DEFAULTS = {
+    "MIYUN_LOCK_STORE": "in_memory",
+    "MIYUN_REDIS_HOST": "127.0.0.1",
+    "MIYUN_REDIS_PORT": "6379",
+    "MIYUN_REDIS_DB": "1",
+    "MIYUN_REDIS_PASSWORD": "",
+}
 
 
 @dataclass
@@ -90,27 +102,34 @@ def _spawn(name: str, cmd: list[str], env: dict, log: Optional[Path]) -> subproc
     return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
 
-def start_actions(port: int, log: Optional[Path] = None, **env: str) -> Server:
+def spawn(name: str, cmd: list[str], env: dict, log: Optional[Path]) -> subprocess.Popen:
+    """Start any process in its own process group (so `Server.stop` ends it and its children)."""
+    return _spawn(name, cmd, env, log)
+
+
+def start_actions(port: int, log: Optional[Path] = None, name: str = "action server", **env: str) -> Server:
     cmd = [str(VENV_BIN / "python"), "-m", "rasa_sdk", "--actions", "actions", "-p", str(port)]
-    proc = _spawn("action server", cmd, base_env(**env), log)
-    return Server("action server", f"http://127.0.0.1:{port}", "/health", proc, log)
+    proc = _spawn(name, cmd, base_env(**env), log)
+    return Server(name, f"http://127.0.0.1:{port}", "/health", proc, log)
 
 
-def start_rasa(port: int, action_port: int, model: Path = MODEL, log: Optional[Path] = None, **env: str) -> Server:
+def start_rasa(port: int, action_port: int, model: Path = MODEL, log: Optional[Path] = None,
+               name: str = "rasa server", action_url: Optional[str] = None, **env: str) -> Server:
+    """`action_url` (optional) replaces http://127.0.0.1:{action_port}/webhook, e.g. a load balancer."""
     cmd = [
         str(VENV_BIN / "rasa"), "run", "-i", "127.0.0.1", "-p", str(port), "--enable-api",
         "-m", str(model), "--endpoints", "endpoints.yml", "--credentials", "credentials.yml",
     ]
-    extra = {"MIYUN_ACTION_ENDPOINT": f"http://127.0.0.1:{action_port}/webhook", **env}
-    proc = _spawn("rasa server", cmd, base_env(**extra), log)
-    return Server("rasa server", f"http://127.0.0.1:{port}", "/status", proc, log)
+    extra = {"MIYUN_ACTION_ENDPOINT": action_url or f"http://127.0.0.1:{action_port}/webhook", **env}
+    proc = _spawn(name, cmd, base_env(**extra), log)
+    return Server(name, f"http://127.0.0.1:{port}", "/status", proc, log)
 
 
-def start_gateway(port: int, rasa_url: str, log: Optional[Path] = None, **env: str) -> Server:
+def start_gateway(port: int, rasa_url: str, log: Optional[Path] = None, name: str = "gateway", **env: str) -> Server:
     cmd = [str(VENV_BIN / "python"), "-m", "bot"]
     extra = {"MIYUN_GATEWAY_PORT": str(port), "MIYUN_GATEWAY_HOST": "127.0.0.1", "MIYUN_RASA_URL": rasa_url, **env}
-    proc = _spawn("gateway", cmd, base_env(**extra), log)
-    return Server("gateway", f"http://127.0.0.1:{port}", "/healthz", proc, log)
+    proc = _spawn(name, cmd, base_env(**extra), log)
+    return Server(name, f"http://127.0.0.1:{port}", "/healthz", proc, log)
 
 
 def python() -> str:
