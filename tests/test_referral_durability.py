@@ -42,15 +42,19 @@ def ref_of(response: dict) -> str:
     return re.search(r"MY-\d{4}-\d{6}", response["responses"][0]["text"]).group(0)
 
 
-@pytest.fixture()
-def action_server(tmp_path: Path, session_var: Path):
-    """A private action server over a fresh runtime store and the published content."""
+def start_private_action_server(tmp_path: Path, session_var: Path) -> tuple[servers.Server, Path]:
+    """An action server over a fresh runtime store and a copy of the published content."""
     var = tmp_path / "var"
     var.mkdir()
     (var / "content.db").write_bytes((session_var / "content.db").read_bytes())
-    port = servers.free_port()
-    server = servers.start_actions(port, tmp_path / "actions.log", MIYUN_VAR_DIR=str(var))
+    server = servers.start_actions(servers.free_port(), tmp_path / "actions.log", MIYUN_VAR_DIR=str(var))
     server.wait_ready(60)
+    return server, var
+
+
+@pytest.fixture()
+def action_server(tmp_path: Path, session_var: Path):
+    server, var = start_private_action_server(tmp_path, session_var)
     yield server, var
     server.stop()
 
@@ -74,12 +78,7 @@ def test_a_resent_confirmation_creates_no_second_referral(action_server):
 
 
 def test_kill_9_during_writes_loses_no_confirmed_referral(tmp_path, session_var):
-    var = tmp_path / "var"
-    var.mkdir()
-    (var / "content.db").write_bytes((session_var / "content.db").read_bytes())
-    port = servers.free_port()
-    server = servers.start_actions(port, tmp_path / "actions.log", MIYUN_VAR_DIR=str(var))
-    server.wait_ready(60)
+    server, var = start_private_action_server(tmp_path, session_var)
     confirmed: list[str] = []
     lock = threading.Lock()
     stop = threading.Event()
