@@ -33,7 +33,7 @@ export MIYUN_TRACKER_HOST ?=
 export MIYUN_TRACKER_USER ?=
 export MIYUN_TRACKER_PASSWORD ?=
 
-.PHONY: help setup browser run test train content evaluate bench bench-compare gateway wechat-menu lock clean
+.PHONY: help setup browser run test train content evaluate bench bench-compare gateway wechat-menu staff-admin lock clean
 
 help:
 	@echo "make run       set up if needed, build content, train if changed, start the assistant"
@@ -44,6 +44,7 @@ help:
 	@echo "make setup     create .venv with the pinned packages (a no-op when done)"
 	@echo "make gateway   only the channel gateway (web chat, WeChat, Telegram)"
 	@echo "make wechat-menu  print the JSON for WeChat's menu API"
+	@echo "make staff-admin NAME=x  create the first staff console admin"
 
 setup: $(STAMP)
 
@@ -90,6 +91,10 @@ gateway: setup
 
 wechat-menu: setup
 	@$(PY) -m bot.wechat_menu
+
+staff-admin: setup
+	@[ -n "$(NAME)" ] || { echo "usage: make staff-admin NAME=管理员"; exit 1; }
+	$(PY) -m miyun.staff_cli create-user "$(NAME)" --role admin
 
 lock: setup
 	@{ echo "# Full lock of the one pip resolve (pip freeze of a working .venv). Regenerate with 'make lock'."; \

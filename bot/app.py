@@ -9,7 +9,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
 from bot.core import Conversation
 from bot.httputil import SecurityHeaders
@@ -22,8 +22,12 @@ from miyun.settings import GatewaySettings
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: GatewaySettings, *, rasa: RasaClient | None = None) -> Starlette:
-    """Build the gateway app; nothing touches the network until the lifespan starts."""
+def create_app(settings: GatewaySettings, *, rasa: RasaClient | None = None,
+               staff: Starlette | None = None) -> Starlette:
+    """Build the gateway app; nothing touches the network until the lifespan starts.
+
+    `staff` is the staff console sub-app (bot.staff.create_console); by default it is built from the environment.
+    """
     quiet_libraries()
     set_salt(settings.log_salt)
     rasa = rasa or RasaClient(settings.rasa_url, settings.rasa_timeout_s,
@@ -83,6 +87,12 @@ def create_app(settings: GatewaySettings, *, rasa: RasaClient | None = None) -> 
                 if wechat.api is not None:
                     await wechat.api.aclose()
             await rasa.aclose()
+
+    if staff is None:
+        from bot.staff import create_console
+
+        staff = create_console()
+    routes.append(Mount("/staff", app=staff))
 
     app = Starlette(routes=routes + [Route("/healthz", healthz)] + web.routes(),
                     middleware=[Middleware(SecurityHeaders)], lifespan=lifespan)
