@@ -32,8 +32,14 @@ export MIYUN_TRACKER_DB ?= $(CURDIR)/var/trackers.db
 export MIYUN_TRACKER_HOST ?=
 export MIYUN_TRACKER_USER ?=
 export MIYUN_TRACKER_PASSWORD ?=
+export MIYUN_LOCK_STORE ?= in_memory
+export MIYUN_REDIS_HOST ?= 127.0.0.1
+export MIYUN_REDIS_PORT ?= 6379
+export MIYUN_REDIS_DB ?= 1
+export MIYUN_REDIS_PASSWORD ?=
+export MIYUN_RUNTIME_DSN ?=
 
-.PHONY: help setup browser run test train content evaluate bench bench-compare gateway wechat-menu staff-admin lock clean
+.PHONY: help setup browser run test train content evaluate bench bench-compare gateway wechat-menu staff-admin run-cluster bench-cluster lock clean
 
 help:
 	@echo "make run       set up if needed, build content, train if changed, start the assistant"
@@ -45,6 +51,8 @@ help:
 	@echo "make gateway   only the channel gateway (web chat, WeChat, Telegram)"
 	@echo "make wechat-menu  print the JSON for WeChat's menu API"
 	@echo "make staff-admin NAME=x  create the first staff console admin"
+	@echo "make run-cluster   3 Rasa + 2 action servers + Redis + PostgreSQL + nginx (deploy/README.md)"
+	@echo "make bench-cluster load and fault bench of the cluster -> bench/cluster.md"
 
 setup: $(STAMP)
 
@@ -95,6 +103,14 @@ wechat-menu: setup
 staff-admin: setup
 	@[ -n "$(NAME)" ] || { echo "usage: make staff-admin NAME=管理员"; exit 1; }
 	$(PY) -m miyun.staff_cli create-user "$(NAME)" --role admin
+
+run-cluster: setup content train
+	@bash scripts/cluster_setup.sh
+	@$(PY) -m scripts.cluster
+
+bench-cluster: setup content train
+	@bash scripts/cluster_setup.sh
+	$(PY) -m scripts.bench_cluster
 
 lock: setup
 	@{ echo "# Full lock of the one pip resolve (pip freeze of a working .venv). Regenerate with 'make lock'."; \

@@ -8,7 +8,7 @@ from typing import Any, Callable, Dict, Optional, Text
 
 from miyun import settings as settings_mod
 from miyun.segment import load_dictionary
-from miyun.store import ContentStore, Runtime, open_runtime
+from miyun.store import ContentStore, Runtime, runtime_for
 
 
 @functools.lru_cache(maxsize=1)
@@ -25,7 +25,7 @@ def content() -> ContentStore:
 @functools.lru_cache(maxsize=1)
 def runtime() -> Runtime:
     """SQLite var/runtime.db by default; PostgreSQL when MIYUN_RUNTIME_DSN names one (a cluster)."""
-    return open_runtime(settings().runtime_dsn, settings().runtime_db)
+    return runtime_for(settings())
 
 
 def reset() -> None:

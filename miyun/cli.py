@@ -12,7 +12,7 @@ from miyun import answers, publish, search, settings as settings_mod, unanswered
 from miyun import content as content_mod
 from miyun.build import ContentInvalid
 from miyun.segment import load_dictionary
-from miyun.store import ContentStore, RuntimeStore
+from miyun.store import ContentStore, runtime_for
 
 
 def _print_problems(problems: list) -> None:
@@ -96,7 +96,7 @@ def cmd_rollback(args: argparse.Namespace, cfg: settings_mod.Settings) -> int:
 def cmd_versions(args: argparse.Namespace, cfg: settings_mod.Settings) -> int:
     """The version history."""
     current = publish.live_checksum(cfg)
-    for v in RuntimeStore(cfg.runtime_db).versions():
+    for v in runtime_for(cfg).versions():
         mark = "*" if v["checksum"] == current else " "
         counts = {t: sum(len(x) for x in d.values()) for t, d in v["changes"].items()}
         print(f"{mark} v{v['version']:<4} {v['created_at']}  {v['action']:<8} {v['published_by']}: {v['note']}  {counts}")
@@ -125,7 +125,7 @@ def cmd_search(args: argparse.Namespace, cfg: settings_mod.Settings) -> int:
 
 def cmd_unanswered(args: argparse.Namespace, cfg: settings_mod.Settings) -> int:
     """The top unanswered questions, grouped and counted; optionally as CSV."""
-    groups = unanswered.group(RuntimeStore(cfg.runtime_db).unanswered())[: args.top]
+    groups = unanswered.group(runtime_for(cfg).unanswered())[: args.top]
     if args.csv:
         with open(args.csv, "w", encoding="utf-8-sig", newline="") as fh:
             writer = csv.writer(fh)

@@ -11,7 +11,7 @@ from typing import Optional
 from miyun import build as build_mod
 from miyun import content as content_mod
 from miyun.settings import Settings
-from miyun.store import ContentStore, RuntimeStore, iter_rows
+from miyun.store import ContentStore, iter_rows, runtime_for
 
 TABLES = ("services", "stations", "articles")
 
@@ -91,7 +91,7 @@ def publish(settings: Settings, by: str, note: str) -> Published:
     if not archive.exists():
         shutil.copyfile(staging, archive)
     _swap_in(archive, settings)
-    version = RuntimeStore(settings.runtime_db).record_version(by, note, meta["checksum"], str(archive.name), changes)
+    version = runtime_for(settings).record_version(by, note, meta["checksum"], str(archive.name), changes)
     return Published(version, meta["checksum"], changes)
 
 
@@ -101,7 +101,7 @@ class RollbackError(ValueError):
 
 def rollback(settings: Settings, by: str, version: Optional[int] = None) -> Published:
     """Make an earlier published version live again (default: the one before the current)."""
-    runtime = RuntimeStore(settings.runtime_db)
+    runtime = runtime_for(settings)
     versions = runtime.versions()
     if not versions:
         raise RollbackError("还没有发布过任何版本 / nothing has been published yet")

@@ -9,15 +9,15 @@ from typing import Optional, Sequence
 
 from miyun import settings as settings_mod
 from miyun.referrals import STATUSES, mask_phone
-from miyun.store import ContentStore, ContentUnavailable, RuntimeStore
+from miyun.store import ContentStore, ContentUnavailable, Runtime, runtime_for
 
 COLUMNS = ["ref", "kind", "created_at", "updated_at", "status", "level", "target", "dispute_type", "town", "village",
            "description", "involvement", "name", "phone", "contact_time", "assigned_to", "channel"]
 PERSONAL = {"description", "name", "phone", "village", "contact_time"}
 
 
-def _store(cfg: settings_mod.Settings) -> RuntimeStore:
-    return RuntimeStore(cfg.runtime_db)
+def _store(cfg: settings_mod.Settings) -> Runtime:
+    return runtime_for(cfg)
 
 
 def cmd_list(args: argparse.Namespace, cfg: settings_mod.Settings) -> int:

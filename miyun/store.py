@@ -525,3 +525,8 @@ def iter_rows(path: Path, table: str) -> Iterator[dict]:
         return
     finally:
         conn.close()
+
+
+def runtime_for(settings: Any) -> "Runtime":
+    """The runtime store the settings choose (MIYUN_RUNTIME_DSN, else var/runtime.db)."""
+    return open_runtime(settings.runtime_dsn, settings.runtime_db)

@@ -53,14 +53,16 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path):
     if not PG_DSN:
         pytest.skip("PostgreSQL contract skipped: set MIYUN_TEST_PG_DSN=postgresql://user:pass@host:port/db "
                     "(`make run-cluster` provides one; see deploy/README.md)")
+    import urllib.parse
+
     import psycopg
-    from psycopg.conninfo import make_conninfo
 
     schema = "contract_" + uuid.uuid4().hex[:12]
     with psycopg.connect(PG_DSN, autocommit=True) as admin:
         admin.execute(f"create schema {schema}")
     try:
-        yield Backend("postgres", make_conninfo(PG_DSN, options=f"-c search_path={schema}"))
+        options = urllib.parse.quote(f"-c search_path={schema}")
+        yield Backend("postgres", f"{PG_DSN}{'&' if '?' in PG_DSN else '?'}options={options}")
     finally:
         with psycopg.connect(PG_DSN, autocommit=True) as admin:
             admin.execute(f"drop schema {schema} cascade")

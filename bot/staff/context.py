@@ -11,7 +11,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from miyun.settings import Settings, StaffSettings
 from miyun.staff_store import StaffStore, TrackerStats
-from miyun.store import ContentStore, RuntimeStore
+from miyun.store import ContentStore, Runtime, runtime_for
 
 HERE = Path(__file__).resolve().parent
 NO_STORE = {"Cache-Control": "no-store"}
@@ -46,8 +46,8 @@ class Console:
         return StaffStore(self.core.runtime_db)
 
     @functools.cached_property
-    def runtime(self) -> RuntimeStore:
-        return RuntimeStore(self.core.runtime_db)
+    def runtime(self) -> Runtime:
+        return runtime_for(self.core)
 
     @functools.cached_property
     def live(self) -> ContentStore:
