@@ -13,6 +13,12 @@ from miyun.store import ContentStore
 # Title and the residents' own phrasings say more about an article than its body does.
 WEIGHTS = (6.0, 4.0, 1.0)
 CANDIDATES = 20
+# A term in more than this share of articles barely moves BM25 but makes FTS5 score almost
+# every article; leaving it out keeps a search fast at 10,000 articles.
+MAX_DOCUMENT_SHARE = 0.2
+MIN_QUERY_TERMS = 3
+# Long stories yield dozens of terms; the rarest ones carry the topic.
+MAX_QUERY_TERMS = 32
 
 
 def search_terms(text: str) -> list[str]:
@@ -49,6 +55,15 @@ def expand(text: str, synonyms: dict[str, str]) -> str:
     """Append the legal term for every colloquial variant found in the text."""
     extra = [term for variant, term in synonyms.items() if variant and variant in text]
     return " ".join([text, *extra]) if extra else text
+
+
+def selective(terms: list[str], n_docs: int, frequencies: dict[str, int]) -> list[str]:
+    """The query terms worth matching: indexed, and not in nearly every article (keep the rarest few)."""
+    indexed = [t for t in dict.fromkeys(terms) if frequencies.get(t)]
+    kept = [t for t in indexed if frequencies[t] <= MAX_DOCUMENT_SHARE * n_docs]
+    if len(kept) < MIN_QUERY_TERMS:
+        kept = sorted(indexed, key=lambda t: frequencies[t])[:MIN_QUERY_TERMS]
+    return sorted(kept, key=lambda t: frequencies[t])[:MAX_QUERY_TERMS]
 
 
 def match_expression(terms: list[str]) -> str:
@@ -88,7 +103,7 @@ def search(store: ContentStore, text: str, threshold: float, limit: int = 3) -> 
     result = SearchResult(query=query, terms=terms)
     if not terms:
         return result
-    rows = store.search(match_expression(terms), WEIGHTS, CANDIDATES)
+    rows = store.search(match_expression(selective(terms, *store.document_frequencies())), WEIGHTS, CANDIDATES)
     for row in rows[:limit]:
         article = store.article(row["id"])
         if article:

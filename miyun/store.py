@@ -104,6 +104,7 @@ class ContentStore:
         self._lock = threading.Lock()
         self._conn: Optional[sqlite3.Connection] = None
         self._fingerprint: Optional[tuple] = None
+        self._cache: dict[str, Any] = {}
 
     def _connection(self) -> sqlite3.Connection:
         current = fingerprint(self.path)
@@ -116,7 +117,15 @@ class ContentStore:
                 conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
                 conn.row_factory = sqlite3.Row
                 self._conn, self._fingerprint = conn, current
+                self._cache = {}  # per-version derived data: a new version starts afresh
             return self._conn
+
+    def _cached(self, key: str, compute):
+        """A value derived from the current version, computed once per version."""
+        self._connection()
+        if key not in self._cache:
+            self._cache[key] = compute()
+        return self._cache[key]
 
     def _all(self, sql: str, params: Iterable[Any] = ()) -> list[dict]:
         try:
@@ -160,7 +169,7 @@ class ContentStore:
         return self._all("select * from articles order by category, id")
 
     def synonyms(self) -> dict[str, str]:
-        return {r["variant"]: r["term"] for r in self._all("select variant, term from synonyms")}
+        return self._cached("synonyms", lambda: {r["variant"]: r["term"] for r in self._all("select variant, term from synonyms")})
 
     def search(self, match: str, weights: tuple[float, float, float], limit: int) -> list[dict]:
         """FTS5 candidates for a MATCH expression, best first, with positive BM25 scores."""
@@ -173,12 +182,17 @@ class ContentStore:
         )
         return self._all(sql, [*weights, match, limit])
 
-    def index_terms(self) -> dict[str, int]:
-        """Document frequency of every indexed word."""
-        self._connection().execute(
-            "create virtual table if not exists temp.article_vocab using fts5vocab(main, article_index_fts, 'row')"
-        )
-        return {r["term"]: r["doc"] for r in self._all("select term, doc from temp.article_vocab")}
+    def document_frequencies(self) -> tuple[int, dict[str, int]]:
+        """How many articles are indexed, and in how many of them each indexed term occurs."""
+
+        def compute() -> tuple[int, dict[str, int]]:
+            self._connection().execute(
+                "create virtual table if not exists temp.article_vocab using fts5vocab(main, article_index_fts, 'row')"
+            )
+            n = self._all("select count(*) as n from article_index")[0]["n"]
+            return n, {r["term"]: r["doc"] for r in self._all("select term, doc from temp.article_vocab")}
+
+        return self._cached("document_frequencies", compute)
 
 
 # --------------------------------------------------------------------------- runtime store

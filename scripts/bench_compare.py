@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import math
 import os
 import platform
 import shutil
@@ -59,8 +60,11 @@ def train(name: str, config: Path, tmp: Path) -> tuple[float, Path]:
 
 def start(model: Path, tmp: Path, tag: str) -> tuple[servers.Server, float]:
     """A Rasa server alone (parsing needs no action server); seconds until /status answers 200."""
+    var = tmp / f"var-{tag}"          # private tracker store, never the project's var/
+    var.mkdir(exist_ok=True)
     t0 = time.perf_counter()
-    srv = servers.start_rasa(servers.free_port(), servers.free_port(), model=model, log=tmp / f"rasa-{tag}.log")
+    srv = servers.start_rasa(servers.free_port(), servers.free_port(), model=model, log=tmp / f"rasa-{tag}.log",
+                             MIYUN_VAR_DIR=str(var))
     try:
         srv.wait_ready(600)
     except BaseException:
@@ -72,7 +76,9 @@ def start(model: Path, tmp: Path, tag: str) -> tuple[servers.Server, float]:
 def measure(name: str, label: str, config: Path, tmp: Path, starts: int) -> dict[str, Any]:
     out: dict[str, Any] = {"name": label, "key": name, "config": str(config.relative_to(ROOT))}
     log(f"{label}: training…")
+    load_before = loadavg()
     seconds, model = train(name, config, tmp)
+    out["loadavg_during"] = {"train_start": load_before, "train_end": loadavg()}
     out["train_s"] = round(seconds, 1)
     out["model_mb"] = round(model.stat().st_size / 1e6, 2)
     log(f"  trained in {seconds:.0f} s")
@@ -166,6 +172,14 @@ def markdown(data: dict) -> str:
     for v in data["variants"]:
         if v.get("top_confusions"):
             L.append(f"- {v['name']}: " + "; ".join(f"{k} ×{c}" for k, c in v["top_confusions"].items()))
+    accs = [v["accuracy_served"] for v in data["variants"] if v.get("accuracy_served")]
+    acc = statistics.fmean(accs) if accs else 0.9
+    margin = 1.96 * math.sqrt(acc * (1 - acc) / max(n or 1, 1))
+    busy = max((m.get("loadavg_end") or [0])[1:] + (m.get("loadavg_start") or [0])[1:], default=0)
+    if busy > (m.get("nproc") or 2):
+        L += ["", f"**This run was oversubscribed:** a 5/15-minute load average of up to {busy} on {m['nproc']} cores, from "
+              "other jobs on the shared machine. Absolute train and start times are inflated (most for the long DIET "
+              "trainings, which overlapped the busiest period); accuracy is unaffected."]
     L += [
         "", "## Method and caveats", "",
         "- `rasa train --data nlu stories --domain domain --config <variant> --out <temp dir>` with a fresh "
@@ -175,9 +189,11 @@ def markdown(data: dict) -> str:
         "- Accuracy is what `/model/parse` returns for each held-out sentence: `nlu_fallback` counts as wrong. The "
         "'ignoring fallback' column takes the best non-fallback intent (what `rasa test nlu` reports).",
         "- RSS: VmRSS summed over the Rasa process group after all held-out sentences were parsed.",
-        f"- With about {n} held-out sentences the 95% margin on an accuracy is about ±3–4 points, and DIET varies "
-        "by 1–2 points between trainings: differences smaller than that are noise. Timings share 2 cores with "
-        "whatever else runs; read the ratios, not single figures.",
+        f"- With {n} held-out sentences the 95% margin on an accuracy near {acc:.2f} is about ±{margin * 100:.1f} points "
+        "(normal approximation), and DIET varies by 1–2 points between trainings: differences smaller than that are noise. "
+        "Timings share 2 cores with whatever else runs (see the load averages above"
+        + (", and per variant in compare.json" if any(v.get("loadavg_during") for v in data["variants"]) else "")
+        + "); read the ratios, not single figures.",
         "- DIET variants keep Rasa's default `entity_recognition: true`, so DIET also learns the town annotations that "
         "our gazetteer extracts (a little extra training time; entity output is not scored here).",
         "",
