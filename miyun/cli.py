@@ -82,14 +82,14 @@ def cmd_publish(args: argparse.Namespace, cfg: settings_mod.Settings) -> int:
 def cmd_rollback(args: argparse.Namespace, cfg: settings_mod.Settings) -> int:
     """Make an earlier version live again."""
     try:
-        result = publish.rollback(cfg, args.by, args.version)
+        result = publish.rollback(cfg, args.by, args.version, force=args.force)
     except publish.RollbackError as exc:
         print(f"✗ {exc}")
         return 1
     if not result.changed:
         print("该版本已经是当前版本 / that version is already live")
         return 0
-    print(f"✓ 已回滚，记录为第{result.version}版 / rolled back, recorded as v{result.version} ({result.checksum[:12]})")
+    print(f"✓ 已回滚，记录为第{result.version}版；content/ 文件也已恢复 / rolled back, recorded as v{result.version} ({result.checksum[:12]}); content/ files restored")
     return 0
 
 
@@ -164,6 +164,7 @@ def parser() -> argparse.ArgumentParser:
     rb = sub.add_parser("rollback", help=cmd_rollback.__doc__)
     rb.add_argument("version", nargs="?", type=int, help="version number (default: the previous one)")
     rb.add_argument("--by", default="staff", help="who rolls back")
+    rb.add_argument("--force", action="store_true", help="roll back even if content/ has unpublished edits (they are lost)")
     rb.set_defaults(fn=cmd_rollback)
     sub.add_parser("versions", help=cmd_versions.__doc__).set_defaults(fn=cmd_versions)
     se = sub.add_parser("search", help=cmd_search.__doc__)

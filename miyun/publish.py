@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -79,6 +80,43 @@ def _swap_in(source: Path, settings: Settings) -> None:
     os.replace(tmp, settings.content_db)
 
 
+SOURCE_SUFFIXES = (".yml", ".yaml", ".txt", ".md")
+
+
+def _source_files(content_dir: Path) -> list[Path]:
+    return sorted(p for p in content_dir.rglob("*") if p.is_file() and p.suffix in SOURCE_SUFFIXES)
+
+
+def snapshot_sources(content_dir: Path, target: Path) -> None:
+    """Keep the source files a version was built from, so a rollback can restore them too."""
+    tmp = target.with_name(target.name + ".tmp")
+    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path in _source_files(content_dir):
+            zf.write(path, path.relative_to(content_dir).as_posix())
+    os.replace(tmp, target)
+
+
+def restore_sources(archive: Path, content_dir: Path) -> None:
+    """Make content/ exactly the archived sources: files written back, files added since removed."""
+    with zipfile.ZipFile(archive) as zf:
+        names = set(zf.namelist())
+        for name in names:
+            dest = content_dir / name
+            if content_dir.resolve() not in dest.resolve().parents:
+                raise RollbackError(f"unsafe path in archive: {name}")
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            tmp = dest.with_name(f".{dest.name}.restore")
+            tmp.write_bytes(zf.read(name))
+            os.replace(tmp, dest)
+    for path in _source_files(content_dir):
+        if path.relative_to(content_dir).as_posix() not in names:
+            path.unlink()
+
+
+def sources_archive(settings: Settings, checksum: str) -> Path:
+    return archive_dir(settings) / f"content-{checksum[:16]}.sources.zip"
+
+
 def publish(settings: Settings, by: str, note: str) -> Published:
     """Make the current sources live. A no-op when nothing changed."""
     meta = build_staging(settings)
@@ -90,6 +128,7 @@ def publish(settings: Settings, by: str, note: str) -> Published:
     archive.parent.mkdir(parents=True, exist_ok=True)
     if not archive.exists():
         shutil.copyfile(staging, archive)
+    snapshot_sources(settings.content_dir, sources_archive(settings, meta["checksum"]))
     _swap_in(archive, settings)
     version = runtime_for(settings).record_version(by, note, meta["checksum"], str(archive.name), changes)
     return Published(version, meta["checksum"], changes)
@@ -99,8 +138,13 @@ class RollbackError(ValueError):
     """The requested version cannot be restored."""
 
 
-def rollback(settings: Settings, by: str, version: Optional[int] = None) -> Published:
-    """Make an earlier published version live again (default: the one before the current)."""
+def rollback(settings: Settings, by: str, version: Optional[int] = None, force: bool = False) -> Published:
+    """Make an earlier published version live again (default: the one before the current).
+
+    The content files are restored to that version too, so the next publish cannot quietly
+    bring the rolled-back change back. Unpublished edits in the files block a rollback
+    (they would be lost) unless `force` is given.
+    """
     runtime = runtime_for(settings)
     versions = runtime.versions()
     if not versions:
@@ -120,8 +164,21 @@ def rollback(settings: Settings, by: str, version: Optional[int] = None) -> Publ
         raise RollbackError(f"版本 {target['version']} 的存档文件丢失 / archive missing: {archive}")
     if target["checksum"] == current:
         return Published(None, current, {})
+    sources = sources_archive(settings, target["checksum"])
+    if sources.exists() and not force:
+        try:
+            pending = build_staging(settings)["checksum"] != current
+        except build_mod.ContentInvalid:
+            pending = True
+        if pending:
+            raise RollbackError(
+                "content/ 里有尚未发布的修改，回滚会覆盖它们；请先发布或撤销这些修改，或使用 --force / "
+                "content/ has unpublished edits that a rollback would overwrite: publish or undo them first, or use --force"
+            )
     changes = diff_files(settings.content_db, archive)
     _swap_in(archive, settings)
+    if sources.exists():
+        restore_sources(sources, settings.content_dir)
     new_version = runtime.record_version(
         by, f"回滚到第{target['version']}版 / rollback to v{target['version']}", target["checksum"], target["archive"], changes, "rollback"
     )

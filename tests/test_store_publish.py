@@ -131,3 +131,18 @@ def test_stale_lists_unverified_and_old_entries(published):
     assert "gubeikou" in ids or any(r["kind"] == "stations" for r in rows)  # stations await staff verification
     later = publish.stale(published, dt.date(2028, 1, 1))
     assert len(later) > len(rows)  # a year on, everything verified in 2026 is stale
+
+
+def test_rollback_restores_the_source_files_too(published):
+    path = sorted((published.content_dir / "articles").glob("*.yml"))[0]
+    original = path.read_text(encoding="utf-8")
+    _edit_first_article(published.content_dir, title="要撤回的标题")
+    publish.publish(published, "a", "bad edit")
+    extra = published.content_dir / "articles" / "zz_new.yml"
+    extra.write_text(path.read_text(encoding="utf-8").replace("id: ", "id: zz-"), encoding="utf-8")
+    with pytest.raises(publish.RollbackError, match="unpublished"):
+        publish.rollback(published, "b")  # unpublished edits would be lost
+    extra.unlink()
+    publish.rollback(published, "b")
+    assert path.read_text(encoding="utf-8") == original
+    assert not publish.publish(published, "c", "nothing to bring back").changed

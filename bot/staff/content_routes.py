@@ -264,4 +264,4 @@ async def rollback(request: Request) -> Response:
     c.users.audit(user(request)["name"], "content.rollback", f"v{target}", None,
                   {"new_version": result.version, "checksum": result.checksum, "changes": result.changes})
     return redirect(request, "/publish",
-                    msg=f"已回滚到第 {target} 版（记为第 {result.version} 版）。注意：content/ 文件未改动，如需保留回滚，请同步修改文件。")
+                    msg=f"已回滚到第 {target} 版（记为第 {result.version} 版），content/ 文件也已恢复为该版本。")
