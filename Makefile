@@ -39,7 +39,7 @@ export MIYUN_REDIS_DB ?= 1
 export MIYUN_REDIS_PASSWORD ?=
 export MIYUN_RUNTIME_DSN ?=
 
-.PHONY: help setup browser run test train content evaluate bench bench-compare gateway wechat-menu staff-admin run-cluster bench-cluster lock clean
+.PHONY: help setup browser services run test train content evaluate bench bench-compare gateway wechat-menu staff-admin run-cluster bench-cluster lock clean
 
 help:
 	@echo "make run       set up if needed, build content, train if changed, start the assistant"
@@ -69,6 +69,11 @@ $(STAMP): pyproject.toml constraints.txt scripts/find_python.sh
 browser:
 	@bash scripts/install_browser.sh
 
+# PostgreSQL for the runtime-store contract tests (a throwaway server per run), plus
+# Redis and nginx for the cluster profile: Debian packages, installed only if missing.
+services:
+	@bash scripts/cluster_setup.sh
+
 content: setup
 	@$(PY) -m miyun.cli publish --by "make" --note "从 content/ 源文件构建 / built from content/ sources"
 
@@ -78,7 +83,7 @@ train: setup
 run: setup content train
 	@$(PY) -m scripts.run_all
 
-test: setup browser content train
+test: setup browser services content train
 	$(PY) -m pytest
 	$(RASA) data validate --data nlu stories --domain domain --config config.yml --fail-on-warnings
 	$(RASA) test core --stories tests/conversations --model $(MODEL) --endpoints endpoints.yml \

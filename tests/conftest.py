@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import tempfile
 import urllib.request
 from pathlib import Path
 from typing import Iterator
@@ -105,6 +106,27 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     running = Stack(base / "var", content_dir, base)
     yield running
     running.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """MIYUN_TEST_PG_DSN if given, else a throwaway PostgreSQL server started for this run."""
+    given = os.environ.get("MIYUN_TEST_PG_DSN", "").strip()
+    if given:
+        yield given
+        return
+    from scripts import pg_throwaway
+
+    reason = pg_throwaway.available()
+    if reason:
+        pytest.skip(f"PostgreSQL contract skipped: {reason}; or set MIYUN_TEST_PG_DSN")
+    # Not under pytest's tmp dir: that is private to root, and PostgreSQL runs as `postgres`.
+    base = Path(tempfile.mkdtemp(prefix="miyun-pg-"))
+    try:
+        with pg_throwaway.throwaway_postgres(base) as dsn:
+            yield dsn
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

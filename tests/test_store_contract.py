@@ -1,8 +1,8 @@
 """One contract, two runtime stores: the same assertions against SQLite (always) and PostgreSQL.
 
-PostgreSQL runs when MIYUN_TEST_PG_DSN names a database the test may create schemas in, e.g.
-MIYUN_TEST_PG_DSN=postgresql://miyun:PASSWORD@127.0.0.1:15432/miyun_runtime (what `make run-cluster`
-sets up; the password is in var/cluster/secrets.env). Each PostgreSQL test works in a fresh
+PostgreSQL is a throwaway server started for the run (tests/conftest.py `pg_dsn`), or the database
+MIYUN_TEST_PG_DSN names, e.g. postgresql://miyun:PASSWORD@127.0.0.1:15432/miyun_runtime (what
+`make run-cluster` sets up; the password is in var/cluster/secrets.env). Each PostgreSQL test works in a fresh
 schema that is dropped afterwards, so a shared database is left as it was.
 """
 from __future__ import annotations
@@ -19,7 +19,6 @@ import pytest
 from miyun import migrations
 from miyun.store import RuntimeStore, open_runtime
 
-PG_DSN = os.environ.get("MIYUN_TEST_PG_DSN", "").strip()
 REF = re.compile(r"^MY-2026-\d{6}$")
 REFERRAL_COLUMNS = {
     "id", "ref", "idempotency_key", "kind", "created_at", "updated_at", "status", "level", "target", "dispute_type",
@@ -50,9 +49,7 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path):
     if request.param == "sqlite":
         yield Backend("sqlite", str(tmp_path / "runtime.db"))
         return
-    if not PG_DSN:
-        pytest.skip("PostgreSQL contract skipped: set MIYUN_TEST_PG_DSN=postgresql://user:pass@host:port/db "
-                    "(`make run-cluster` provides one; see deploy/README.md)")
+    PG_DSN = request.getfixturevalue("pg_dsn")  # a throwaway server unless MIYUN_TEST_PG_DSN names one
     import urllib.parse
 
     import psycopg
