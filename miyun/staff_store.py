@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
+from miyun.store import Transaction, wal_connection
+
 ROLES = ("editor", "mediator", "admin")
 
 STAFF_SCHEMA = """
@@ -83,18 +85,10 @@ class StaffStore:
         self._conn().executescript(STAFF_SCHEMA)
 
     def _conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")
-            conn.execute("PRAGMA busy_timeout=30000")
-            self._local.conn = conn
-        return conn
+        return wal_connection(self._local, self.path)
 
-    def _write(self) -> "_Tx":
-        return _Tx(self._conn())
+    def _write(self) -> Transaction:
+        return Transaction(self._conn())
 
     def _all(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
         return self._conn().execute(sql, tuple(params)).fetchall()
@@ -216,20 +210,6 @@ def _audit(conn: sqlite3.Connection, actor: str, action: str, target: str | None
     dump = (lambda v: None if v is None else json.dumps(v, ensure_ascii=False, default=str))
     conn.execute("insert into staff_audit (at, actor, action, target, before, after) values (?, ?, ?, ?, ?, ?)",
                  (_now(), actor, action, target, dump(before), dump(after)))
-
-
-class _Tx:
-    """`BEGIN IMMEDIATE` … `COMMIT`, or `ROLLBACK` on error."""
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
-
-    def __enter__(self) -> sqlite3.Connection:
-        self.conn.execute("BEGIN IMMEDIATE")
-        return self.conn
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
 
 
 # ---------------------------------------------------------------------- tracker statistics

@@ -302,18 +302,10 @@ class RuntimeStore:
         migrate_sqlite(self._conn())
 
     def _conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")
-            conn.execute("PRAGMA busy_timeout=30000")
-            self._local.conn = conn
-        return conn
+        return wal_connection(self._local, self.path)
 
-    def transaction(self) -> "_Transaction":
-        return _Transaction(self._conn())
+    def transaction(self) -> "Transaction":
+        return Transaction(self._conn())
 
     def schema_versions(self) -> list[int]:
         return [r["version"] for r in self.query("select version from schema_migrations order by version")]
@@ -506,7 +498,20 @@ class RuntimeStore:
             params.append(int(helpful))
         return self.query(sql + " order by id desc limit ?", [*params, limit])
 
-class _Transaction:
+def wal_connection(local: threading.local, path: Path) -> sqlite3.Connection:
+    """This thread's connection to a writable store: WAL, durable commits, waits on a busy lock."""
+    conn = getattr(local, "conn", None)
+    if conn is None:
+        conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA busy_timeout=30000")
+        local.conn = conn
+    return conn
+
+
+class Transaction:
     """`BEGIN IMMEDIATE` … `COMMIT`, or `ROLLBACK` on error."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:

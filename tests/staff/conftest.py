@@ -5,9 +5,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import sqlite3
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +23,7 @@ from miyun import publish  # noqa: E402
 from miyun.settings import GatewaySettings, Settings, StaffSettings  # noqa: E402
 from miyun.staff_store import StaffStore, hash_password  # noqa: E402
 from miyun.store import RuntimeStore  # noqa: E402
+from tests.channels.channel_fakes import ServerThread  # noqa: E402  (one in-process uvicorn runner)
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORDS = {"ed": "editor-pass-123", "med": "mediator-pass-123", "adm": "admin-pass-1234", "med2": "mediator2-pass-1"}
@@ -174,36 +173,6 @@ def make_env(pristine: tuple[Path, dict], tmp_path: Path):
         shutil.copytree(pristine[0], target)
         return Env(target, pristine[1], overrides)
     return factory
-
-
-class ServerThread:
-    """Serve an ASGI app with uvicorn on a loopback port in a daemon thread."""
-
-    def __init__(self, app: Any) -> None:
-        import uvicorn
-
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        config = uvicorn.Config(app, ws="none", lifespan="on", log_level="warning", access_log=False,
-                                timeout_graceful_shutdown=1, log_config=None)
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
-
-    def start(self) -> "ServerThread":
-        self.thread.start()
-        deadline = time.monotonic() + 15
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("server did not start")
-            time.sleep(0.01)
-        return self
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=15)
-        self.sock.close()
 
 
 @pytest.fixture()
