@@ -91,7 +91,8 @@ class RasaClient:
         self.calls += 1
         try:
             reply = await asyncio.wait_for(self._post(sender, message), deadline)
-        except asyncio.TimeoutError:
+        except (asyncio.TimeoutError, httpx.TimeoutException):
+            # httpx's own timeout equals the deadline, so either may fire first: both are a timeout.
             reply = fallback_reply(sender, "timeout")
         except (httpx.HTTPError, ValueError, OSError) as exc:
             reply = fallback_reply(sender, type(exc).__name__)
