@@ -1,6 +1,7 @@
 """Mediation referrals: validating what residents type, and routing by the rules in content."""
 from __future__ import annotations
 
+import datetime as dt
 import hmac
 import re
 from dataclasses import dataclass
@@ -13,6 +14,9 @@ BEIJING_LANDLINE = re.compile(r"^010\d{8}$")
 REF = re.compile(r"MY-?(\d{4})-?(\d{6})", re.IGNORECASE)
 INVOLVEMENT = {"none": "没有", "police": "已报警", "court": "已起诉到法院"}
 STATUSES = ("received", "contacted", "mediating", "resolved", "not_resolved", "transferred")
+EXPORT_COLUMNS = ["ref", "kind", "created_at", "updated_at", "status", "level", "target", "dispute_type", "town", "village",
+                  "description", "involvement", "name", "phone", "contact_time", "assigned_to", "channel"]
+PERSONAL_FIELDS = frozenset({"description", "name", "phone", "village", "contact_time"})
 
 
 def clean_phone(text: str) -> Optional[str]:
@@ -24,6 +28,23 @@ def clean_phone(text: str) -> Optional[str]:
 
 def mask_phone(phone: str) -> str:
     return phone[:3] + "****" + phone[-4:] if phone and len(phone) >= 7 else "****"
+
+
+def export_row(row: dict, with_personal_data: bool) -> list:
+    """One referral as a CSV row of EXPORT_COLUMNS; personal fields masked unless asked for."""
+    values = []
+    for key in EXPORT_COLUMNS:
+        value = row.get(key)
+        if key in PERSONAL_FIELDS and not with_personal_data and value is not None:
+            value = mask_phone(value) if key == "phone" else "***"
+        values.append("" if value is None else value)
+    return values
+
+
+def retention_cutoff(days: int, now: Optional[dt.datetime] = None) -> str:
+    """The creation time before which referrals are past their retention period."""
+    now = now or dt.datetime.now().astimezone()
+    return (now - dt.timedelta(days=days)).isoformat(timespec="seconds")
 
 
 def clean_name(text: str) -> Optional[str]:

@@ -3,17 +3,13 @@ from __future__ import annotations
 
 import argparse
 import csv
-import datetime as dt
 import sys
 from typing import Optional, Sequence
 
 from miyun import settings as settings_mod
-from miyun.referrals import STATUSES, mask_phone
+from miyun.referrals import EXPORT_COLUMNS, STATUSES, export_row, retention_cutoff
 from miyun.store import ContentStore, ContentUnavailable, Runtime, runtime_for
 
-COLUMNS = ["ref", "kind", "created_at", "updated_at", "status", "level", "target", "dispute_type", "town", "village",
-           "description", "involvement", "name", "phone", "contact_time", "assigned_to", "channel"]
-PERSONAL = {"description", "name", "phone", "village", "contact_time"}
 
 
 def _store(cfg: settings_mod.Settings) -> Runtime:
@@ -36,7 +32,7 @@ def cmd_show(args: argparse.Namespace, cfg: settings_mod.Settings) -> int:
     if row is None:
         print(f"✗ 没有这个编号 / no referral {args.ref}")
         return 1
-    for key in COLUMNS:
+    for key in EXPORT_COLUMNS:
         print(f"{key:>13}: {row.get(key) if row.get(key) is not None else ''}")
     print("\n审计记录 / audit:")
     for a in store.audit(args.ref):
@@ -68,15 +64,9 @@ def cmd_export(args: argparse.Namespace, cfg: settings_mod.Settings) -> int:
     rows = _store(cfg).referrals(args.status, args.town, args.kind)
     with open(args.csv, "w", encoding="utf-8-sig", newline="") as fh:
         writer = csv.writer(fh)
-        writer.writerow(COLUMNS)
+        writer.writerow(EXPORT_COLUMNS)
         for r in rows:
-            values = []
-            for key in COLUMNS:
-                value = r.get(key)
-                if key in PERSONAL and not args.with_personal_data:
-                    value = mask_phone(value) if key == "phone" and value else ("" if value is None else "***")
-                values.append("" if value is None else value)
-            writer.writerow(values)
+            writer.writerow(export_row(r, args.with_personal_data))
     print(f"✓ {len(rows)} 条写入 / rows written to {args.csv}")
     return 0
 
@@ -92,7 +82,7 @@ def cmd_anonymize(args: argparse.Namespace, cfg: settings_mod.Settings) -> int:
     if days is None:
         print("✗ 不知道保存期限：请发布内容或给出 --days / retention unknown: publish content or pass --days")
         return 1
-    cutoff = (dt.datetime.now().astimezone() - dt.timedelta(days=days)).isoformat(timespec="seconds")
+    cutoff = retention_cutoff(days)
     n = _store(cfg).anonymize_older_than(cutoff, args.by)
     print(f"✓ 已匿名化 {n} 条（早于 {cutoff[:10]}）/ anonymized {n}")
     return 0

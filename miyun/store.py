@@ -439,7 +439,9 @@ class RuntimeStore:
         return rows
 
     def version(self, version: int) -> Optional[dict]:
-        rows = [r for r in self.versions() if r["version"] == version]
+        rows = self.query("select * from content_versions where version = ?", [version])
+        for r in rows:
+            r["changes"] = json.loads(r["changes"])
         return rows[0] if rows else None
 
 

@@ -103,3 +103,18 @@ def test_config_problems_are_named():
     broken = {**CONFIG, "rules": [{"when": {"dispute_type": "打架"}, "level": "moon", "target": "x", "message": "y"}]}
     fields = {f for f, _ in referrals.validate_config(broken)}
     assert {"rules", "rules[1].level", "rules[1].when.dispute_type"} <= fields
+
+
+def test_export_rows_mask_personal_data_unless_asked():
+    row = {"ref": "MY-2026-000001", "town": "北庄镇", "name": "孙", "phone": "13600002222", "description": None}
+    masked = dict(zip(referrals.EXPORT_COLUMNS, referrals.export_row(row, with_personal_data=False)))
+    assert (masked["phone"], masked["name"], masked["description"], masked["town"]) == ("136****2222", "***", "", "北庄镇")
+    full = dict(zip(referrals.EXPORT_COLUMNS, referrals.export_row(row, with_personal_data=True)))
+    assert full["phone"] == "13600002222" and full["name"] == "孙"
+
+
+def test_retention_cutoff():
+    import datetime as dt
+
+    now = dt.datetime(2026, 11, 28, 12, 0, tzinfo=dt.timezone.utc)
+    assert referrals.retention_cutoff(365, now) == "2025-11-28T12:00:00+00:00"

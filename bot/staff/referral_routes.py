@@ -14,8 +14,7 @@ from starlette.responses import Response
 from bot.staff.auth import guard
 from bot.staff.context import NO_STORE, console, forbidden, form_str, not_found, optional, redirect, user
 from miyun.content import TOWNS
-from miyun.referrals import STATUSES
-from miyun.referrals_cli import COLUMNS
+from miyun.referrals import EXPORT_COLUMNS, STATUSES, export_row, retention_cutoff
 from miyun.store import ContentUnavailable
 
 STATUS_LABELS = {"received": "已受理", "contacted": "已联系", "mediating": "调解中", "resolved": "已解决",
@@ -144,9 +143,9 @@ async def referral_export(request: Request) -> Response:
     rows = c.runtime.referrals_filtered(**f)
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(COLUMNS)
+    writer.writerow(EXPORT_COLUMNS)
     for r in rows:
-        writer.writerow(["" if r.get(k) is None else r.get(k) for k in COLUMNS])
+        writer.writerow(export_row(r, with_personal_data=True))  # only roles allowed personal data reach this route
     c.users.audit(user(request)["name"], "referral.export", None, None,
                   {"rows": len(rows), "filters": {k: v for k, v in f.items() if v}})
     name = f"referrals-{dt.date.today():%Y%m%d}.csv"
@@ -164,7 +163,7 @@ async def referral_anonymize(request: Request) -> Response:
         days = None
     if not isinstance(days, int) or days <= 0:
         return redirect(request, "/referrals", err="不知道保存期限：请先发布内容（referrals.yml › retention_days）。")
-    cutoff = (dt.datetime.now().astimezone() - dt.timedelta(days=days)).isoformat(timespec="seconds")
+    cutoff = retention_cutoff(days)
     actor = user(request)["name"]
     n = c.runtime.anonymize_older_than(cutoff, actor)
     c.users.audit(actor, "referral.anonymize", None, None, {"cutoff": cutoff, "days": days, "count": n})
