@@ -39,11 +39,12 @@ export MIYUN_REDIS_DB ?= 1
 export MIYUN_REDIS_PASSWORD ?=
 export MIYUN_RUNTIME_DSN ?=
 
-.PHONY: help setup browser services run test train content evaluate bench bench-compare gateway wechat-menu staff-admin run-cluster bench-cluster lock clean
+.PHONY: help setup browser services run test pytest train content evaluate bench bench-compare gateway wechat-menu staff-admin run-cluster bench-cluster lock clean
 
 help:
 	@echo "make run       set up if needed, build content, train if changed, start the assistant"
 	@echo "make test      set up if needed and run every test and gate"
+	@echo "make pytest T=...  only the named tests (pytest arguments), with the project environment"
 	@echo "make train     train the Rasa model if data, domain or config changed"
 	@echo "make evaluate  NLU gate, search gate and the LawBench routing report"
 	@echo "make bench     speed and memory benchmark -> bench/results.md"
@@ -89,6 +90,10 @@ test: setup browser services content train
 	$(RASA) test core --stories tests/conversations --model $(MODEL) --endpoints endpoints.yml \
 	  --fail-on-prediction-errors --out .cache/rasa-test-results
 	$(PY) -m scripts.evaluate --gate
+
+# Only some tests, with the project's environment: make pytest T="tests/test_cli.py -k validate"
+pytest: setup content train
+	$(PY) -m pytest $(T)
 
 evaluate: setup content train
 	$(PY) -m scripts.evaluate
