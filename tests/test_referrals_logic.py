@@ -80,9 +80,11 @@ def test_routing_court_case_goes_to_pre_litigation_mediation():
     assert (r.level, r.target) == ("court", "人民法院诉前调解")
 
 
-def test_routing_property_goes_to_the_district_committee():
+def test_routing_property_stays_with_the_town_no_unsourced_trade_body():
+    # The audit found no source for district trade mediation bodies (物业/劳动/交通): none is named.
     r = referrals.route(CONFIG["rules"], {"involvement": "none", "dispute_type": "物业", "town": "果园街道"})
-    assert r.level == "district" and "物业" in r.target
+    assert r.level == "town" and r.target == "果园街道说法评理平台（司法所）"
+    assert not any("行业" in (rule.get("target") or "") for rule in CONFIG["rules"])
 
 
 def test_routing_many_households_goes_to_the_district():
