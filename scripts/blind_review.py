@@ -1,0 +1,173 @@
+"""The blind review of 100 LawBench questions (bench/blind_review_rubric.md).
+
+    python -m scripts.blind_review collect   # ask the real assistant; replies → var/blind_review/replies.yml
+    python -m scripts.blind_review report    # verdicts in bench/blind_review.yml → figures in bench/results.md
+
+The sample is fixed by SEED, chosen before any answer was seen; it is never used for tuning.
+Questions stay out of the repository: the verdict file keys them by a short hash.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import random
+import re
+import tempfile
+import urllib.request
+from collections import Counter
+from pathlib import Path
+
+import yaml
+
+from scripts import servers
+
+ROOT = servers.ROOT
+LAWBENCH = ROOT.parent / "shared" / "eval" / "lawbench_3-8_questions.json"
+SEED, SIZE = 20261201, 100
+REPLIES = ROOT / "var" / "blind_review" / "replies.yml"
+VERDICTS = ROOT / "bench" / "blind_review.yml"
+RESULTS = ROOT / "bench" / "results.md"
+USEFUL = ("on_topic_direct", "on_topic_general", "statute_correct", "clarify_ok")
+WRONG = ("misleading", "off_topic")
+CONFIDENT = ("on_topic_direct", "on_topic_general", "statute_correct", *WRONG)
+VERDICT_NAMES = (*USEFUL, *WRONG, "right_fallback", "missed_article")
+TARGETS = {"useful": 0.85, "wrong_confident": 0.03, "missed": 0.05}
+BEGIN, END = "<!-- blind-review:begin -->", "<!-- blind-review:end -->"
+
+
+def key(question: str) -> str:
+    """A short, stable name for a question that does not reveal it."""
+    return hashlib.sha1(question.encode("utf-8")).hexdigest()[:10]
+
+
+def sample() -> list[str]:
+    """The fixed blind sample, in draw order."""
+    questions = json.loads(LAWBENCH.read_text(encoding="utf-8"))["questions"]
+    texts = [q if isinstance(q, str) else q.get("question") or q.get("text") for q in questions]
+    return [texts[i] for i in random.Random(SEED).sample(range(len(texts)), SIZE)]
+
+
+def served(reply: str) -> str:
+    """Which tier answered, read off the reply the resident sees."""
+    if "没有找到有把握的答案" in reply:
+        return "fallback"
+    if "法条原文" in reply and "相关法律规定" in reply:
+        return "statute"
+    if re.search(r"您问的是|您想问的是", reply):
+        return "clarify"
+    if reply.startswith("【"):
+        return "article"
+    return "other"
+
+
+def ask(url: str, sender: str, text: str) -> str:
+    """One message through Rasa's REST channel; the reply's texts and button titles, as shown."""
+    body = json.dumps({"sender": sender, "message": text}).encode("utf-8")
+    request = urllib.request.Request(url + "/webhooks/rest/webhook", body, {"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        messages = json.loads(response.read())
+    parts = []
+    for message in messages:
+        if message.get("text"):
+            parts.append(message["text"])
+        for button in message.get("buttons") or []:
+            parts.append(f"[按钮] {button.get('title')}")
+    return "\n".join(parts)
+
+
+def collect() -> int:
+    """Send each sampled question as a new conversation to a private Rasa + action server."""
+    tmp = Path(tempfile.mkdtemp(prefix="blind-"))
+    action_port, rasa_port = servers.free_port(), servers.free_port()
+    env = {"MIYUN_TRACKER_DB": str(tmp / "trackers.db")}
+    actions = servers.start_actions(action_port, tmp / "actions.log", **env)
+    rasa = servers.start_rasa(rasa_port, action_port, log=tmp / "rasa.log", **env)
+    try:
+        actions.wait_ready()
+        rasa.wait_ready()
+        rows = []
+        for n, question in enumerate(sample(), 1):
+            reply = ask(rasa.url, f"blind-{n}", question)
+            rows.append({"n": n, "key": key(question), "served": served(reply), "question": question, "reply": reply})
+    finally:
+        rasa.stop()
+        actions.stop()
+    REPLIES.parent.mkdir(parents=True, exist_ok=True)
+    REPLIES.write_text(yaml.safe_dump(rows, allow_unicode=True, sort_keys=False, width=1000), encoding="utf-8")
+    print(f"{len(rows)} replies → {REPLIES.relative_to(ROOT)}: {dict(Counter(r['served'] for r in rows))}")
+    return 0
+
+
+def figures(verdicts: list[dict]) -> dict:
+    """The three target figures of the rubric, from the verdicts."""
+    counts = Counter(v["verdict"] for v in verdicts)
+    unknown = set(counts) - set(VERDICT_NAMES)
+    if unknown:
+        raise ValueError(f"unknown verdicts: {sorted(unknown)}")
+    total = len(verdicts)
+    confident = sum(counts[v] for v in CONFIDENT)
+    return {
+        "judged": total,
+        "counts": {name: counts[name] for name in VERDICT_NAMES},
+        "useful": sum(counts[v] for v in USEFUL) / total,
+        "wrong_confident": (sum(counts[v] for v in WRONG) / confident) if confident else 0.0,
+        "missed": counts["missed_article"] / total,
+    }
+
+
+def markdown(data: dict, fig: dict) -> str:
+    """The section of bench/results.md that shows the blind review."""
+    ok = {
+        "useful": fig["useful"] >= TARGETS["useful"],
+        "wrong_confident": fig["wrong_confident"] <= TARGETS["wrong_confident"],
+        "missed": fig["missed"] <= TARGETS["missed"],
+    }
+    lines = [
+        BEGIN,
+        "## Blind review of 100 LawBench questions",
+        "",
+        f"Judged by {data.get('reviewer', '?')} on {data.get('date', '?')}, blind to scores, with the rubric in "
+        f"`bench/blind_review_rubric.md` (seed {SEED}, fixed before judging, never used for tuning). "
+        "Verdicts: `bench/blind_review.yml`; regenerate this section with `python -m scripts.blind_review report`.",
+        "",
+        "| figure | measured | target | met |",
+        "|---|---|---|---|",
+        f"| useful grounded answer | {fig['useful']:.0%} | ≥ 85% | {'yes' if ok['useful'] else 'no'} |",
+        f"| confident answers off-topic or misleading | {fig['wrong_confident']:.1%} | ≤ 3% | {'yes' if ok['wrong_confident'] else 'no'} |",
+        f"| fallbacks that had a fitting article | {fig['missed']:.0%} | ≤ 5% | {'yes' if ok['missed'] else 'no'} |",
+        "",
+        "| verdict | count |",
+        "|---|---|",
+        *[f"| {name} | {n} |" for name, n in fig["counts"].items()],
+        "",
+    ]
+    if data.get("summary"):
+        lines += [data["summary"].strip(), ""]
+    return "\n".join(lines + [END])
+
+
+def report() -> int:
+    """Write the figures into bench/results.md between the markers (appended the first time)."""
+    data = yaml.safe_load(VERDICTS.read_text(encoding="utf-8"))
+    fig = figures(data["verdicts"])
+    section = markdown(data, fig)
+    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else ""
+    if BEGIN in text and END in text:
+        text = text[: text.index(BEGIN)] + section + text[text.index(END) + len(END):]
+    else:
+        text = text.rstrip() + "\n\n" + section + "\n"
+    RESULTS.write_text(text, encoding="utf-8")
+    print(section)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("command", choices=("collect", "report"))
+    args = parser.parse_args(argv)
+    return collect() if args.command == "collect" else report()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,32 @@
+"""The blind-review figures follow the rubric, and the sample is the one fixed before judging."""
+import pytest
+
+from scripts import blind_review
+
+
+def test_figures_follow_the_rubric():
+    verdicts = (
+        [{"verdict": "on_topic_direct"}] * 50 + [{"verdict": "statute_correct"}] * 30
+        + [{"verdict": "off_topic"}] * 2 + [{"verdict": "right_fallback"}] * 15 + [{"verdict": "missed_article"}] * 3
+    )
+    fig = blind_review.figures(verdicts)
+    assert fig["useful"] == pytest.approx(0.80)
+    assert fig["wrong_confident"] == pytest.approx(2 / 82)
+    assert fig["missed"] == pytest.approx(0.03)
+
+
+def test_an_unknown_verdict_is_refused():
+    with pytest.raises(ValueError):
+        blind_review.figures([{"verdict": "looks fine"}])
+
+
+def test_the_sample_is_fixed_and_keys_hide_the_question():
+    first, second = blind_review.sample(), blind_review.sample()
+    assert len(first) == blind_review.SIZE == 100 and first == second
+    assert all(len(blind_review.key(q)) == 10 and blind_review.key(q) not in q for q in first)
+
+
+def test_the_tier_is_read_off_the_reply():
+    assert blind_review.served("这个问题我没有找到有把握的答案，不想给您说错。") == "fallback"
+    assert blind_review.served("相关法律规定（法条原文，不是针对您情况的解答）\n《民法典》…") == "statute"
+    assert blind_review.served("【老板拖欠工资怎么办】\n按时足额发工资…") == "article"
