@@ -76,7 +76,7 @@ services:
 	@bash scripts/cluster_setup.sh
 
 content: setup
-	@$(PY) -m miyun.cli publish --by "make" --note "从 content/ 源文件构建 / built from content/ sources"
+	@$(PY) -m miyun.knowledge.cli publish --by "make" --note "从 content/ 源文件构建 / built from content/ sources"
 
 train: setup
 	@$(PY) -m scripts.train_if_changed
@@ -102,7 +102,7 @@ bench: setup content train
 	$(PY) -m scripts.bench
 
 bench-compare: setup content
-	$(PY) -m scripts.bench_compare
+	$(PY) -m scripts.bench.compare
 
 gateway: setup
 	$(PY) -m bot
@@ -112,7 +112,7 @@ wechat-menu: setup
 
 staff-admin: setup
 	@[ -n "$(NAME)" ] || { echo "usage: make staff-admin NAME=管理员"; exit 1; }
-	$(PY) -m miyun.staff_cli create-user "$(NAME)" --role admin
+	$(PY) -m miyun.staff.cli create-user "$(NAME)" --role admin
 
 run-cluster: setup content train
 	@bash scripts/cluster_setup.sh
@@ -120,7 +120,7 @@ run-cluster: setup content train
 
 bench-cluster: setup content train
 	@bash scripts/cluster_setup.sh
-	$(PY) -m scripts.bench_cluster
+	$(PY) -m scripts.bench.cluster
 
 lock: setup
 	@{ echo "# Full lock of the one pip resolve (pip freeze of a working .venv). Regenerate with 'make lock'."; \

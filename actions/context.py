@@ -7,8 +7,10 @@ import os
 from typing import Any, Callable, Dict, Optional, Text
 
 from miyun import settings as settings_mod
-from miyun.segment import load_dictionary
-from miyun.store import ContentStore, Runtime, runtime_for
+from miyun.knowledge.store import ContentStore
+from miyun.referrals.runtime import runtime_for
+from miyun.referrals.store import Runtime
+from miyun.text import load_dictionary
 
 
 @functools.lru_cache(maxsize=1)

@@ -9,7 +9,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import context
-from miyun.normalize import normalize
+from miyun.text import normalize
 
 SKIP = ("跳过", "不用", "算了", "没有", "不说了", "skip")
 

@@ -10,8 +10,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import context
 from actions.feedback import feedback_buttons
 from actions.services import STORE_DOWN
-from miyun import answers, search
-from miyun.store import ContentUnavailable
+from miyun.knowledge import answers, search
+from miyun.knowledge.store import ContentUnavailable
 
 NO_CONFIDENT_ANSWER = (
     "这个问题我没有找到有把握的答案，不想给您说错。建议您：\n"

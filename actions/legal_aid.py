@@ -10,9 +10,9 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import context
-from miyun import answers
-from miyun.normalize import normalize
-from miyun.store import ContentUnavailable
+from miyun.knowledge import answers
+from miyun.knowledge.store import ContentUnavailable
+from miyun.text import normalize
 
 # Matters a resident can pick; `in_scope` follows Art. 31 (civil/administrative) and Art. 24–25 (criminal).
 MATTERS = {

@@ -13,9 +13,9 @@ from rasa_sdk.types import DomainDict
 
 from actions import context
 from actions.services import STORE_DOWN
-from miyun import referrals
-from miyun.normalize import normalize
-from miyun.store import ContentUnavailable
+from miyun.knowledge.store import ContentUnavailable
+from miyun.referrals import rules as referrals
+from miyun.text import normalize
 
 MEDIATION_SLOTS = ["dispute_type", "town", "village", "description", "involvement", "name", "phone", "contact_time"]
 CALLBACK_SLOTS = ["name", "phone", "contact_time"]
@@ -201,7 +201,7 @@ class ValidateMediationForm(ReferralValidators, FormValidationAction):
 
     @context.ignore_empty
     def validate_town(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
-        from miyun.content import TOWNS
+        from miyun.knowledge.content import TOWNS
 
         town = value if value in TOWNS else None
         if not town:

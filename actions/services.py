@@ -11,8 +11,8 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import context
 from actions.feedback import feedback_buttons
-from miyun import answers, hours
-from miyun.store import ContentUnavailable
+from miyun.knowledge import answers, hours
+from miyun.knowledge.store import ContentUnavailable
 
 logger = logging.getLogger(__name__)
 

@@ -8,8 +8,8 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import context
 from actions.services import STORE_DOWN
-from miyun import answers
-from miyun.store import ContentUnavailable
+from miyun.knowledge import answers
+from miyun.knowledge.store import ContentUnavailable
 
 
 def _coordinate(tracker: Tracker, name: str) -> Optional[float]:

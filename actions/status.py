@@ -11,8 +11,8 @@ from rasa_sdk.types import DomainDict
 
 from actions import context
 from actions.referral import referral_config
-from miyun import referrals
-from miyun.store import ContentUnavailable
+from miyun.knowledge.store import ContentUnavailable
+from miyun.referrals import rules as referrals
 
 ATTEMPTS_PER_HOUR = 5
 NO_MATCH = "没有找到与这个编号和手机号后4位相匹配的申请。请核对后再试，或拨打12348公共法律服务热线查询。"

@@ -26,7 +26,7 @@ def create_app(settings: GatewaySettings, *, rasa: RasaClient | None = None,
                staff: Starlette | None = None) -> Starlette:
     """Build the gateway app; nothing touches the network until the lifespan starts.
 
-    `staff` is the staff console sub-app (bot.staff.create_console); by default it is built from the environment.
+    `staff` is the staff console sub-app (console.create_console); by default it is built from the environment.
     """
     quiet_libraries()
     set_salt(settings.log_salt)
@@ -89,7 +89,7 @@ def create_app(settings: GatewaySettings, *, rasa: RasaClient | None = None,
             await rasa.aclose()
 
     if staff is None:
-        from bot.staff import create_console
+        from console import create_console
 
         staff = create_console()
     routes.append(Mount("/staff", app=staff))

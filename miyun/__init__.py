@@ -1,1 +1,2 @@
-"""Shared library of 密云法治服务助手: settings, text normalisation, content store and search."""
+"""Shared library of 密云法治服务助手: settings, text (normalise + segment), the SQLite helper,
+and one package per domain: knowledge, referrals, staff, nlu (docs/architecture.md)."""

@@ -143,7 +143,7 @@ def load_gateway() -> GatewaySettings:
 
 
 # ---------------------------------------------------------------------------
-# Staff console: served by the gateway under /staff (bot/staff), users in runtime.db.
+# Staff console: served by the gateway under /staff (console/), users in runtime.db.
 # ---------------------------------------------------------------------------
 
 

@@ -9,7 +9,7 @@
 All state lives under var/cluster/ (Postgres data dir, Redis and nginx config, logs, the published
 content the action servers share, secrets.env with the generated passwords). Debian's packages are
 installed by scripts/cluster_setup.sh. Ctrl-C (or SIGTERM) stops every process this started, each in
-its own process group. `scripts/bench_cluster.py` uses the same `Cluster` class.
+its own process group. `scripts/bench/cluster.py` uses the same `Cluster` class.
 """
 from __future__ import annotations
 
@@ -361,7 +361,7 @@ http {{
     def publish(self, content_dir: Optional[Path] = None, by: str = "cluster", note: str = "cluster start") -> None:
         """Publish content/ into var/cluster/app/content.db (the file every action server reads)."""
         env = servers.base_env(MIYUN_VAR_DIR=str(self.app_var), MIYUN_CONTENT_DIR=str(content_dir or ROOT / "content"))
-        subprocess.run([servers.python(), "-m", "miyun.cli", "publish", "--by", by, "--note", note], cwd=ROOT, env=env,
+        subprocess.run([servers.python(), "-m", "miyun.knowledge.cli", "publish", "--by", by, "--note", note], cwd=ROOT, env=env,
                        check=True, stdout=subprocess.DEVNULL if self.quiet else None)
 
     def start_actions(self) -> None:

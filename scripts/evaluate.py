@@ -90,9 +90,10 @@ def evaluate_lawbench(parser) -> dict:
 
 
 def evaluate_search(cases_file: Path, threshold: float) -> dict:
-    from miyun import search, settings
-    from miyun.segment import load_dictionary
-    from miyun.store import ContentStore
+    from miyun import settings
+    from miyun.knowledge import search
+    from miyun.knowledge.store import ContentStore
+    from miyun.text import load_dictionary
 
     cfg = settings.load()
     load_dictionary(cfg.dictionary_dir)
@@ -125,8 +126,9 @@ def evaluate_search(cases_file: Path, threshold: float) -> dict:
 
 
 def lawbench_search_share(threshold: float) -> dict:
-    from miyun import search, settings
-    from miyun.store import ContentStore
+    from miyun import settings
+    from miyun.knowledge import search
+    from miyun.knowledge.store import ContentStore
 
     store = ContentStore(settings.load().content_db)
     questions = json.loads(LAWBENCH.read_text(encoding="utf-8"))["questions"]

@@ -11,7 +11,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = ROOT / "models" / "miyun.tar.gz"
 STAMP = ROOT / "models" / ".fingerprint"
-INPUTS = ["config.yml", "domain", "nlu", "stories", "content/dictionary", "miyun/nlu", "miyun/normalize.py", "miyun/segment.py"]
+INPUTS = ["config.yml", "domain", "nlu", "stories", "content/dictionary", "miyun/nlu", "miyun/text.py"]
 
 
 def fingerprint() -> str:

@@ -25,7 +25,8 @@ def session_var(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _publish(content_dir: Path, var: Path) -> None:
-    from miyun import publish, settings
+    from miyun import settings
+    from miyun.knowledge import publish
 
     old = {k: os.environ.get(k) for k in ("MIYUN_VAR_DIR", "MIYUN_CONTENT_DIR")}
     os.environ["MIYUN_VAR_DIR"], os.environ["MIYUN_CONTENT_DIR"] = str(var), str(content_dir)
@@ -60,7 +61,7 @@ def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, content_copy: Path
 @pytest.fixture()
 def published(isolated):
     """Isolated settings with the content published once."""
-    from miyun import publish
+    from miyun.knowledge import publish
 
     publish.publish(isolated, "pytest", "fixture")
     return isolated

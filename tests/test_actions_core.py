@@ -4,8 +4,8 @@ import pytest
 from actions.legal import ActionAnswerLegalQuestion, ActionShowArticle
 from actions.services import ActionAnswerService, ActionEmergency, ActionFallback
 from actions.stations import ActionFindStation
-from miyun.answers import DISCLAIMER
-from miyun.store import RuntimeStore
+from miyun.knowledge.answers import DISCLAIMER
+from miyun.referrals.sqlite import RuntimeStore
 from tests.helpers import buttons, run, texts, tracker
 
 SERVICE_INTENTS = [

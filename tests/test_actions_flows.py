@@ -12,7 +12,7 @@ from actions.referral import (
 )
 from actions.services import ActionAnswerService, station_hours_line
 from actions.status import ATTEMPTS_PER_HOUR, ActionCheckStatus, ActionStartStatus, ValidateStatusForm
-from miyun.store import RuntimeStore
+from miyun.referrals.sqlite import RuntimeStore
 from tests.helpers import buttons, run, texts, tracker
 
 FILLED = {

@@ -6,8 +6,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from miyun import cli, referrals_cli
-from miyun.store import RuntimeStore
+from miyun.knowledge import cli
+from miyun.referrals import cli as referrals_cli
+from miyun.referrals.sqlite import RuntimeStore
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = (ROOT / "content" / "README.md").read_text(encoding="utf-8")

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import yaml
 
-from miyun import content
+from miyun.knowledge import content
 
 
 def _load_articles(path: Path) -> dict:

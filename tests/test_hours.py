@@ -1,7 +1,7 @@
 """Opening hours parsing, open-now and next-opening."""
 import datetime as dt
 
-from miyun import hours
+from miyun.knowledge import hours
 
 TEXT = "周一至周五 9:00-12:00,13:30-17:00；周六 9:00-11:30"
 

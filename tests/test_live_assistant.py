@@ -3,8 +3,9 @@ import time
 
 import yaml
 
-from miyun import publish, settings
-from miyun.store import RuntimeStore
+from miyun import settings
+from miyun.knowledge import publish
+from miyun.referrals.sqlite import RuntimeStore
 
 
 def _text(replies: list[dict]) -> str:

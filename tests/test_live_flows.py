@@ -1,7 +1,7 @@
 """Resident flows through the running Rasa server and action server."""
 import re
 
-from miyun.store import RuntimeStore
+from miyun.referrals.sqlite import RuntimeStore
 
 
 def _text(replies):

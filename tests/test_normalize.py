@@ -1,7 +1,7 @@
 """The normaliser: traditional → simplified, full-width → half-width, whitespace."""
 import pytest
 
-from miyun.normalize import normalize, normalize_aligned, to_halfwidth
+from miyun.text import normalize, normalize_aligned, to_halfwidth
 
 
 @pytest.mark.parametrize(
@@ -41,7 +41,7 @@ def test_simplified_text_is_unchanged():
 
 
 def test_article_steps_start_new_lines():
-    from miyun.answers import steps_on_lines
+    from miyun.knowledge.answers import steps_on_lines
 
     text = steps_on_lines("可以这样做： 1. 留证据。 2. 3.10日前催要。")
     assert text.split("\n") == ["可以这样做：", "1. 留证据。", "2. 3.10日前催要。"]

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from miyun import referrals
+from miyun.referrals import rules as referrals
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = yaml.safe_load((ROOT / "content" / "referrals.yml").read_text(encoding="utf-8"))

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from miyun import migrations
-from miyun.store import RuntimeStore, open_runtime
+from miyun.referrals import migrations
+from miyun.referrals.runtime import open_runtime
+from miyun.referrals.sqlite import RuntimeStore
 
 REF = re.compile(r"^MY-2026-\d{6}$")
 REFERRAL_COLUMNS = {

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from miyun import publish
-from miyun.store import ContentStore, ContentUnavailable, RuntimeStore
+from miyun.knowledge import publish
+from miyun.knowledge.store import ContentStore, ContentUnavailable
+from miyun.referrals.sqlite import RuntimeStore
 
 
 def _edit_first_article(content_dir: Path, **changes) -> str:

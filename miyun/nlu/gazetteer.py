@@ -17,7 +17,7 @@ from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from miyun.normalize import normalize
+from miyun.text import normalize
 
 Entry = Tuple[str, str, str]  # surface, entity, value
 

@@ -1,4 +1,4 @@
-"""`python -m bot.bench` runs end to end (small sizes) against the fake Rasa and writes its JSON."""
+"""`python -m scripts.bench.gateway_load` runs end to end (small sizes) against the fake Rasa and writes its JSON."""
 from __future__ import annotations
 
 import json
@@ -14,7 +14,7 @@ def test_bench_small_run(fake_rasa_url, tmp_path):
     out = tmp_path / "bench.json"
     env = dict(os.environ, NO_PROXY="127.0.0.1,localhost")
     proc = subprocess.run(
-        [sys.executable, "-m", "bot.bench", "--rasa-url", fake_rasa_url, "--out", str(out),
+        [sys.executable, "-m", "scripts.bench.gateway_load", "--rasa-url", fake_rasa_url, "--out", str(out),
          "--requests", "20", "--users", "10", "--messages", "3"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -26,6 +26,6 @@ def test_bench_small_run(fake_rasa_url, tmp_path):
 
 
 def test_bench_refuses_unreachable_rasa(dead_rasa_url, tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "bot.bench", "--rasa-url", dead_rasa_url, "--out",
+    proc = subprocess.run([sys.executable, "-m", "scripts.bench.gateway_load", "--rasa-url", dead_rasa_url, "--out",
                            str(tmp_path / "x.json")], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert proc.returncode != 0 and "not reachable" in proc.stderr

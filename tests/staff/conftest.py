@@ -18,11 +18,11 @@ os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
 os.environ.setdefault("no_proxy", "127.0.0.1,localhost")
 
 from bot.app import create_app  # noqa: E402
-from bot.staff import create_console  # noqa: E402
-from miyun import publish  # noqa: E402
+from console import create_console  # noqa: E402
+from miyun.knowledge import publish  # noqa: E402
+from miyun.referrals.sqlite import RuntimeStore  # noqa: E402
 from miyun.settings import GatewaySettings, Settings, StaffSettings  # noqa: E402
-from miyun.staff_store import StaffStore, hash_password  # noqa: E402
-from miyun.store import RuntimeStore  # noqa: E402
+from miyun.staff.store import StaffStore, hash_password  # noqa: E402
 from tests.channels.channel_fakes import ServerThread  # noqa: E402  (one in-process uvicorn runner)
 
 ROOT = Path(__file__).resolve().parents[2]

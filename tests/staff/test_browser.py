@@ -10,11 +10,11 @@ import uuid
 import pytest
 
 from bot.app import create_app
-from bot.staff import create_console
-from miyun import publish
+from console import create_console
+from miyun.knowledge import publish
+from miyun.referrals.sqlite import RuntimeStore
 from miyun.settings import Settings
-from miyun.staff_store import StaffStore, hash_password
-from miyun.store import RuntimeStore
+from miyun.staff.store import StaffStore, hash_password
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",

@@ -8,8 +8,8 @@ import re
 
 import yaml
 
-from miyun import content_edit
-from miyun.store import ContentStore
+from miyun.knowledge import content_edit
+from miyun.knowledge.store import ContentStore
 
 
 def _form(client, url: str) -> dict:

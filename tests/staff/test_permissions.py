@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.staff import ROUTES
+from console import ROUTES
 
 ROLES = ("editor", "mediator", "admin")
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import io
 
-from miyun import staff_cli
-from miyun.staff_store import StaffStore, verify_password
+from miyun.staff import cli as staff_cli
+from miyun.staff.store import StaffStore, verify_password
 
 
 def _run(monkeypatch, argv: list[str], stdin: str = "") -> int:

@@ -1,0 +1,62 @@
+"""What the bot would answer with a draft: build the draft into a temporary database and ask it
+exactly as the actions do (search + the same wording functions)."""
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from miyun.knowledge import answers, build, content_edit, search
+from miyun.knowledge.store import ContentStore
+from miyun.settings import Settings
+
+# The action's own words when nothing is confident (actions/legal.py NO_CONFIDENT_ANSWER, first line).
+NOT_CONFIDENT = "这个问题我没有找到有把握的答案，不想给您说错。（机器人会建议拨打12348，并把问题记入“未答问题”）"
+
+
+@dataclass
+class Preview:
+    text: str
+    confident: bool = True
+    confidence: Optional[float] = None
+    best_id: Optional[str] = None
+    related: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def answer_for(store: ContentStore, kind: str, ident: str, question: str, threshold: float) -> Preview:
+    """The answer a resident would get: a service by its intent, a question through the article search."""
+    if kind == "services" and not question:
+        service = store.service(ident)
+        return Preview(answers.service_text(service) if service else "（草稿中没有这个服务说明）")
+    if kind == "stations" and not question:
+        station = store.station(ident)
+        return Preview(answers.station_text(station) if station else "（草稿中没有这个服务站）")
+    result = search.search(store, question, threshold)
+    related = [h.article["id"] for h in search.related(result, threshold, include_best=not result.confident)]
+    if not result.confident or result.best is None:
+        return Preview(NOT_CONFIDENT, False, round(result.confidence, 2), result.best.article["id"] if result.best else None, related)
+    article = result.best.article
+    return Preview(answers.article_text(article, full=False), True, round(result.confidence, 2), article["id"], related)
+
+
+def preview(settings: Settings, kind: str, ident: str, changes: dict[str, Any], question: str,
+            path: Optional[Path] = None, create: bool = False) -> Preview:
+    """Apply the draft to a temporary content copy, build it, and answer `question` from it."""
+    path = path or content_edit.entry_path(settings.content_dir, kind, ident)
+    try:
+        text = content_edit.candidate_text(path, kind, ident, changes, create=create)
+        content_edit.validate(settings.content_dir, path, text, ident)
+    except content_edit.Invalid as exc:
+        return Preview("", False, problems=[f"{k}: {m}" for k, v in exc.fields.items() for m in v] + exc.other)
+    rel = str(path.relative_to(settings.content_dir))
+    with content_edit.candidate_dir(settings.content_dir, rel, text) as copy, tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "preview.db"
+        build.build(copy, db, settings.dictionary_dir)
+        store = ContentStore(db)
+        try:
+            return answer_for(store, kind, ident, question.strip(), settings.search_threshold)
+        finally:
+            if store._conn is not None:  # close before the temporary folder goes away
+                store._conn.close()

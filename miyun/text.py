@@ -1,0 +1,113 @@
+"""Text shared by the NLU pipeline and the content search: normalisation and segmentation.
+
+Residents type traditional characters, full-width digits and stray whitespace.
+Everything is folded to one simplified, half-width form before anything else sees it;
+then jieba, with the project dictionary, cuts it into words.
+"""
+from __future__ import annotations
+
+import functools
+import os
+import re
+import threading
+import unicodedata
+from pathlib import Path
+
+_CONTROL = re.compile(r"[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u200b-\u200f\u2028\u2029\ufeff]")
+_SPACES = re.compile(r"[ \t\r\n\u00a0\u3000]+")
+
+
+@functools.lru_cache(maxsize=1)
+def _converter():
+    from opencc import OpenCC
+
+    return OpenCC("t2s")
+
+
+def to_halfwidth(text: str) -> str:
+    """Full-width ASCII (１２３４８, ＡＢＣ, ！) and the ideographic space become half-width."""
+    out = []
+    for ch in text:
+        code = ord(ch)
+        if code == 0x3000:
+            out.append(" ")
+        elif 0xFF01 <= code <= 0xFF5E:
+            out.append(chr(code - 0xFEE0))
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def to_simplified(text: str) -> str:
+    """Traditional → simplified, one character for one character.
+
+    OpenCC's phrase tables can change a string's length; entity offsets in training
+    data must survive, so a length change falls back to character-by-character.
+    """
+    if not text:
+        return text
+    converted = _converter().convert(text)
+    if len(converted) == len(text):
+        return converted
+    return "".join(_converter().convert(ch) if len(_converter().convert(ch)) == 1 else ch for ch in text)
+
+
+def normalize_aligned(text: str) -> str:
+    """Normalise without changing the length, so character offsets stay valid."""
+    text = to_halfwidth(text)
+    text = _CONTROL.sub(" ", text)
+    text = re.sub(r"[\t\r\n\u00a0]", " ", text)
+    return to_simplified(text)
+
+
+def normalize(text: str | None) -> str:
+    """Full normalisation for live input: aligned form, then whitespace collapsed and trimmed."""
+    if not text:
+        return ""
+    text = unicodedata.normalize("NFC", text)
+    return _SPACES.sub(" ", normalize_aligned(text)).strip()
+
+
+# --------------------------------------------------------------------------- segmentation
+
+_lock = threading.Lock()
+_loaded: set[str] = set()
+
+# Words that carry no meaning for search: particles, pronouns and filler residents add.
+STOPWORDS = frozenset(
+    """的 了 吗 呢 吧 啊 呀 么 嘛 哦 哈 是 我 你 他 她 它 我们 你们 他们 这 那 这个 那个 在 有 和 与 及 或 就 都 也 还 又
+    要 会 能 可以 可不可以 能不能 怎么 怎么办 怎么样 咋 咋办 咋整 如何 什么 啥 哪 哪里 哪儿 吗 请问 一下 一个 一些 没有 没 不 给 被 把
+    对 让 去 来 说 想 问 问问 应该 需要 该 如果 但是 可是 因为 所以 然后 现在 已经 自己 人家 这种 那种 情况 问题 怎样 多少 多久 谁
+    , . ? ! 、 , 。 ? ! : ; : ; " ' “ ” ‘ ’ ( ) ( ) 《 》 … - ~ ～ /""".split()
+)
+
+
+def load_dictionary(directory: Path) -> None:
+    """Load every file of the project dictionary into jieba, once per process."""
+    import logging
+
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    key = str(Path(directory).resolve())
+    with _lock:
+        if key in _loaded:
+            return
+        cache_dir = os.environ.get("MIYUN_CACHE_DIR")
+        if cache_dir:
+            jieba.dt.tmp_dir = cache_dir
+        for path in sorted(Path(directory).glob("*.txt")):
+            jieba.load_userdict(str(path))
+        _loaded.add(key)
+
+
+def words(text: str) -> list[str]:
+    """Segment normalised text into words, dropping whitespace."""
+    import jieba
+
+    return [w for w in jieba.lcut(text) if w.strip()]
+
+
+def terms(text: str) -> list[str]:
+    """Search terms: segmented words without stopwords and punctuation."""
+    return [w for w in words(text) if w not in STOPWORDS and any(ch.isalnum() for ch in w)]
