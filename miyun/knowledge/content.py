@@ -304,6 +304,11 @@ def load(content_dir: Path) -> Content:
     else:
         problems.append(Problem("referrals.yml", "", "", "文件不存在 / file missing"))
 
+    # The statute library's staff files (status overrides, laws the statute tier may quote).
+    from miyun.knowledge.statutes import source_problems
+
+    problems.extend(Problem(*p) for p in source_problems(content_dir))
+
     settings_file = content_dir / "settings.yml"
     if settings_file.exists():
         data = _read_yaml(settings_file, problems)
