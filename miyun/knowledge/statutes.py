@@ -9,7 +9,6 @@ by the search tier.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import math
 import re
 import sqlite3
@@ -314,15 +313,20 @@ class Library:
 # --------------------------------------------------------------------------- process-wide default
 
 
-@functools.lru_cache(maxsize=1)
-def library() -> Library:
-    from miyun import settings as settings_mod
+_libraries: dict[tuple[Path, Path], Library] = {}
 
-    cfg = settings_mod.load()
+
+def library() -> Library:
+    """The library for the current settings (one per index and content folder, so tests can switch)."""
+    from miyun import settings as settings_mod
     from miyun.segment import load_dictionary
 
-    load_dictionary(cfg.dictionary_dir)
-    return Library(cfg.statutes_index, cfg.content_dir)
+    cfg = settings_mod.load()
+    key = (cfg.statutes_index, cfg.content_dir)
+    if key not in _libraries:
+        load_dictionary(cfg.dictionary_dir)
+        _libraries[key] = Library(*key)
+    return _libraries[key]
 
 
 def search(text: str, k: int = 2, synonyms: Optional[dict[str, str]] = None) -> StatuteResult:

@@ -43,7 +43,10 @@ class Report:
 
 
 def is_national(name: str, library: Library) -> bool:
-    return bool(_NATIONAL.match(name)) or library.law(name) is not None
+    """A national law's full name, a name the library holds, or a library law's short name (劳动合同法)."""
+    if _NATIONAL.match(name) or library.law(name) is not None:
+        return True
+    return any(law.short_name == name for law in library.all_laws() if law.short_name != law.name)
 
 
 def _basis(items, file: str, entry: str, source: str) -> Iterator[Citation]:
