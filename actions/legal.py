@@ -10,6 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import context
 from actions.feedback import feedback_buttons
 from actions.services import STORE_DOWN
+from actions.statutes import statute_button
 from miyun.knowledge import answers, search
 from miyun.knowledge.store import ContentUnavailable
 
@@ -57,6 +58,7 @@ class ActionAnswerLegalQuestion(Action):
             return []
         article = result.best.article
         buttons = [{"title": "查看完整解答", "payload": "/show_article" + json.dumps({"article_id": article["id"]})}]
+        buttons += statute_button(article)
         buttons += [article_button(hit.article) for hit in search.related(result, threshold)]
         buttons += feedback_buttons(article["id"])
         dispatcher.utter_message(text=answers.article_text(article, full=False), buttons=buttons)
@@ -79,5 +81,5 @@ class ActionShowArticle(Action):
         if article is None:
             dispatcher.utter_message(text="这篇解答已更新或下线了，请重新描述您的问题，或拨打12348咨询。")
             return []
-        dispatcher.utter_message(text=answers.article_text(article, full=True), buttons=feedback_buttons(article["id"]))
+        dispatcher.utter_message(text=answers.article_text(article, full=True), buttons=statute_button(article) + feedback_buttons(article["id"]))
         return []

@@ -61,7 +61,9 @@ def utter_service(dispatcher: CollectingDispatcher, intent: str, extra: str = ""
     service = context.content().service_for_intent(intent)
     if service is None:
         return False
-    buttons = list(FOLLOW_UPS.get(intent, []))
+    from actions.statutes import statute_button  # here: actions.statutes imports this module
+
+    buttons = list(FOLLOW_UPS.get(intent, [])) + statute_button(service)
     if intent not in NO_FEEDBACK:
         buttons += feedback_buttons(service["id"])
     text = answers.service_text(service)

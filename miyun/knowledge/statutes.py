@@ -276,20 +276,23 @@ class Library:
         return Article(self._load()["laws"][r["law_id"]], r["article_no"], r["label"], r["text"], r["chapter"])
 
     def cited(self, legal_basis: Iterable[dict]) -> tuple[list[Article], list[str]]:
-        """The articles a legal_basis cites that the library holds, and the citations it does not."""
+        """The articles a legal_basis cites that the library holds, and (as text) the citations it does not."""
+        from miyun.answers import chinese_number
+
         found, missing = [], []
         for item in legal_basis or []:
-            law = self.law(str(item.get("law") or ""))
+            name = str(item.get("law") or "").strip().strip("《》")
             numbers = [n for n in item.get("articles") or [] if isinstance(n, int)]
+            law = self.law(name)
             if law is None:
-                missing.append(f"《{str(item.get('law') or '').strip('《》')}》")
+                missing.append(f"《{name}》" + "、".join(f"第{chinese_number(n)}条" for n in numbers))
                 continue
             for n in numbers:
                 art = self.article(law, n)
                 if art:
                     found.append(art)
                 else:
-                    missing.append(f"《{law.name}》第{n}条")
+                    missing.append(f"《{law.name}》第{chinese_number(n)}条")
         return found, missing
 
     # -- search

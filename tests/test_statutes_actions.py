@@ -1,0 +1,75 @@
+"""查看法条原文 and the statute tier as the action server runs them (real content, real library)."""
+from __future__ import annotations
+
+import json
+
+from actions.legal import ActionAnswerLegalQuestion, ActionShowArticle
+from actions.services import ActionAnswerService
+from actions.statutes import BUTTON_TITLE, NOTHING_TO_SHOW, NOT_IN_LIBRARY, TEXT_LEAD, ActionShowStatutes
+from tests.helpers import buttons, run, texts, tracker
+
+
+def statute_payloads(dispatcher) -> list[str]:
+    return [b["payload"] for b in buttons(dispatcher) if b["title"] == BUTTON_TITLE]
+
+
+def show(content_id: str):
+    return run(ActionShowStatutes(), tracker("/show_statutes", "show_statutes", [{"entity": "content_id", "value": content_id}]))
+
+
+def test_a_confident_answer_offers_the_statute_text(published):
+    dispatcher, _ = run(ActionAnswerLegalQuestion(), tracker("老板拖欠了我三个月工资，我该怎么办", "ask_legal_question"))
+    [payload] = statute_payloads(dispatcher)
+    assert payload.startswith("/show_statutes{") and json.loads(payload[len("/show_statutes"):])["content_id"]
+
+
+def test_the_full_article_and_service_answers_offer_it_too(published):
+    from miyun.store import ContentStore
+
+    article = ContentStore(published.content_db).article("labour-dismissal-compensation")
+    dispatcher, _ = run(ActionShowArticle(), tracker("/show_article", "show_article", [{"entity": "article_id", "value": article["id"]}]))
+    assert statute_payloads(dispatcher) == ['/show_statutes{"content_id": "labour-dismissal-compensation"}']
+    dispatcher, _ = run(ActionAnswerService(), tracker("法律援助怎么申请", "ask_legal_aid"))
+    assert len(statute_payloads(dispatcher)) == 1
+
+
+def test_statute_text_is_verbatim_headed_and_labelled(published):
+    from miyun.knowledge import statutes
+
+    dispatcher, events = show("labour-dismissal-compensation")
+    out = texts(dispatcher)
+    assert events == [] and out[0] == TEXT_LEAD
+    lib = statutes.library()
+    law = lib.law("中华人民共和国劳动合同法")
+    expected = lib.article(law, 47)
+    block = next(t for t in out if t.startswith("《中华人民共和国劳动合同法》（2012年12月28日版）第四十七条"))
+    assert block.split("\n", 1)[1] == expected.text                    # verbatim, nothing added or cut
+    assert "经济补偿按劳动者在本单位工作的年限" in block
+    assert NOT_IN_LIBRARY in out[-1] and "《中华人民共和国劳动合同法实施条例》第二十七条" in out[-1]
+
+
+def test_a_service_citation_shows_too(published):
+    dispatcher, _ = show("legal_aid")
+    assert any(t.startswith("《中华人民共和国法律援助法》") for t in texts(dispatcher))
+
+
+def test_typed_request_uses_the_last_button(published):
+    events = [{"event": "bot", "text": "…", "data": {"buttons": [
+        {"title": BUTTON_TITLE, "payload": '/show_statutes{"content_id": "labour-dismissal-compensation"}'}]}}]
+    dispatcher, _ = run(ActionShowStatutes(), tracker("法条原文", "show_statutes", events=events))
+    assert any("第四十七条" in t for t in texts(dispatcher))
+
+
+def test_unknown_or_uncited_content_says_so(published):
+    dispatcher, _ = show("no-such-article")
+    assert texts(dispatcher) == [NOTHING_TO_SHOW]
+    dispatcher, _ = run(ActionShowStatutes(), tracker("法条原文", "show_statutes"))
+    assert texts(dispatcher) == [NOTHING_TO_SHOW]
+
+
+def test_without_the_library_answers_still_work(published, monkeypatch, tmp_path):
+    monkeypatch.setenv("MIYUN_STATUTES_DIR", str(tmp_path / "none"))
+    dispatcher, _ = run(ActionAnswerLegalQuestion(), tracker("老板拖欠了我三个月工资，我该怎么办", "ask_legal_question"))
+    assert texts(dispatcher) and statute_payloads(dispatcher) == []
+    dispatcher, _ = show("labour-dismissal-compensation")
+    assert texts(dispatcher) == [NOTHING_TO_SHOW]
