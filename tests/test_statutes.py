@@ -144,15 +144,16 @@ def test_cite_check_passes_good_and_names_each_bad_citation(library_dirs):
         {"id": "by-hand-no-source", "legal_basis": [{"law": "工伤保险条例", "articles": [14]}]},
     ])
     (content / "services.yml").write_text(yaml.safe_dump({"services": [
-        {"id": "svc", "source": "s", "legal_basis": [], "aspects": [
-            {"id": "fee", "legal_basis": [{"law": "中华人民共和国仲裁法", "articles": [90]}]}]}]}, allow_unicode=True), encoding="utf-8")
+        {"id": "svc", "source": "s", "legal_basis": [], "aspects": {
+            "what": {"text": "t", "source": "s", "legal_basis": [{"law": "中华人民共和国仲裁法", "articles": [3]}]},
+            "fee": {"text": "t", "legal_basis": [{"law": "中华人民共和国仲裁法", "articles": [90]}]}}}]}, allow_unicode=True), encoding="utf-8")
     report = statutes_check.check(content, statutes.Library(index, content))
     failed = {c.entry: why for c, why in report.failures}
     assert set(failed) == {"no-article", "repealed", "unknown", "short-name", "by-hand-no-source", "svc › fee"}
     assert "第48条" in failed["no-article"] and "已废止" in failed["repealed"]
     assert "中华人民共和国劳动合同法" in failed["short-name"]                      # a suggestion
     assert "第90条" in failed["svc › fee"]                                       # only the old version has it
-    assert [c.entry for c, _ in report.checked] == ["good", "good"]
+    assert [c.entry for c, _ in report.checked] == ["good", "good", "svc › what"]
     assert [(c.entry, c.source) for c in report.by_hand] == [("by-hand", "工伤保险条例（2010年修订）")]
     text = "\n".join(statutes_check.format_report(report))
     assert "checked by hand" in text and "工伤保险条例（2010年修订）" in text and "6 个问题" in text

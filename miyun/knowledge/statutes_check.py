@@ -72,11 +72,14 @@ def citations(content_dir: Path) -> Iterator[Citation]:
             ident = str(entry.get("id") or "?")
             source = str(entry.get("source") or "").strip()
             yield from _basis(entry.get("legal_basis"), path.name, ident, source)
-            for i, aspect in enumerate(entry.get("aspects") or [], 1):
+            aspects = entry.get("aspects") or {}
+            # services.yml holds aspects as a mapping (what, who, fee …); a list is read as well.
+            pairs = aspects.items() if isinstance(aspects, dict) else (
+                ((a.get("id") if isinstance(a, dict) else None) or f"aspects[{i}]", a) for i, a in enumerate(aspects, 1))
+            for name, aspect in pairs:
                 if isinstance(aspect, dict):
-                    label = f"{ident} › {aspect.get('id') or aspect.get('title') or f'aspects[{i}]'}"
                     a_source = str(aspect.get("source") or "").strip() or source
-                    yield from _basis(aspect.get("legal_basis"), path.name, label, a_source)
+                    yield from _basis(aspect.get("legal_basis"), path.name, f"{ident} › {name}", a_source)
 
 
 def check(content_dir: Path, library: Library) -> Report:
