@@ -10,7 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import context
 from actions.feedback import feedback_buttons
 from actions.services import STORE_DOWN
-from actions.statutes import statute_button
+from actions.statutes import statute_button, statute_tier
 from miyun.knowledge import answers, search
 from miyun.knowledge.store import ContentUnavailable
 
@@ -43,11 +43,19 @@ class ActionAnswerLegalQuestion(Action):
             return []
         if not result.confident or result.best is None:
             best = result.best
+            maybe = [article_button(h.article) for h in search.related(result, threshold, limit=2, include_best=True)]
+            # The long tail: quote the statute itself when it clearly fits; staff still see the question.
+            served = statute_tier(dispatcher, tracker, question, [
+                {"title": "法律援助怎么申请", "payload": "/ask_legal_aid"},
+                {"title": "找附近的服务站", "payload": "/find_service_station"},
+            ])
             context.runtime().log_unanswered(
                 question, result.query, context.sender_hash(tracker.sender_id),
-                best.article["id"] if best else None, round(result.confidence, 4),
+                served[0] if served else (best.article["id"] if best else None),
+                round(served[1] if served else result.confidence, 4),
             )
-            maybe = [article_button(h.article) for h in search.related(result, threshold, limit=2, include_best=True)]
+            if served:
+                return []
             dispatcher.utter_message(
                 text=NO_CONFIDENT_ANSWER + ("\n下面的解答可能有关，仅供参考：" if maybe else ""),
                 buttons=maybe + [

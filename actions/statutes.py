@@ -104,3 +104,47 @@ class ActionShowStatutes(Action):
             dispatcher.utter_message(text=article_block(article))
         dispatcher.utter_message(text="\n".join([*([NOT_IN_LIBRARY + "；".join(missing)] if missing else []), TEXT_NOTE]))
         return []
+
+
+# ------------------------------------------------------------------ the statute tier
+
+MIN_INTENT_CONFIDENCE = 0.6   # "clearly legal": the NLU is sure it is a legal question
+_residents: dict[str, Any] = {}
+
+
+def _residents_for(store) -> Any:
+    """Residents' phrasings of statute articles from the published articles, once per version."""
+    from miyun.knowledge.statutes_rank import Residents
+
+    version = store.meta().get("checksum", "")
+    if version not in _residents:
+        _residents.clear()
+        _residents[version] = Residents.from_articles(store.articles())
+    return _residents[version]
+
+
+def statute_tier(dispatcher: CollectingDispatcher, tracker: Tracker, question: str,
+                 buttons: List[Dict[str, str]]) -> Optional[tuple[str, float]]:
+    """Quote at most two articles verbatim when they confidently fit.
+
+    Returns (what was served, its confidence) for the unanswered log, or None: then nothing was sent."""
+    intent = tracker.latest_message.get("intent") or {}
+    if intent.get("name") != "ask_legal_question" or float(intent.get("confidence") or 0) < MIN_INTENT_CONFIDENCE:
+        return None
+    lib = library()
+    if lib is None:
+        return None
+    try:
+        store = context.content()
+        result = lib.search(question, 2, store.synonyms(), _residents_for(store))
+    except (statutes.StatutesUnavailable, ContentUnavailable) as exc:
+        logger.warning("statute tier skipped: %s", exc)
+        return None
+    hits = statutes.quote(result, context.settings().statute_threshold)
+    if not hits:
+        return None
+    dispatcher.utter_message(text=statutes.LABEL + "：")
+    for hit in hits:
+        dispatcher.utter_message(text=article_block(hit.article))
+    dispatcher.utter_message(text=TIER_CLOSING, buttons=buttons)
+    return "statute:" + "；".join(h.article.heading for h in hits), result.confidence

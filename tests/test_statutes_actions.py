@@ -73,3 +73,58 @@ def test_without_the_library_answers_still_work(published, monkeypatch, tmp_path
     assert texts(dispatcher) and statute_payloads(dispatcher) == []
     dispatcher, _ = show("labour-dismissal-compensation")
     assert texts(dispatcher) == [NOTHING_TO_SHOW]
+
+
+# ------------------------------------------------------------------ the statute tier
+
+def _no_curated_answer(monkeypatch):
+    """Make the curated matcher never confident, so the fallback branch (and the tier) runs."""
+    from actions import context
+
+    monkeypatch.setenv("MIYUN_SEARCH_THRESHOLD", "9999")
+    context.reset()
+
+
+def test_statute_tier_quotes_labelled_verbatim_articles(published, monkeypatch):
+    from miyun.knowledge import statutes
+    from miyun.store import RuntimeStore
+
+    _no_curated_answer(monkeypatch)
+    question = "调解协议怎么向法院申请司法确认"
+    dispatcher, events = run(ActionAnswerLegalQuestion(), tracker(question, "ask_legal_question"))
+    out = texts(dispatcher)
+    assert events == [] and out[0] == statutes.LABEL + "："
+    assert out[0] == "相关法律规定（法条原文，不是针对您情况的解答）："
+    quoted = out[1:-1]
+    assert 1 <= len(quoted) <= 2
+    lib = statutes.library()
+    article = lib.article(lib.law("中华人民共和国人民调解法"), 33)
+    assert quoted[0] == f"{article.heading}\n{article.text}"
+    assert "12348" in out[-1] and "法律援助" in out[-1] and "不是针对您具体情况的解答" in out[-1]
+    [row] = RuntimeStore(published.runtime_db).unanswered()
+    assert row["question"] == question and row["best_id"].startswith("statute:《中华人民共和国人民调解法》")
+
+
+def test_statute_tier_stays_silent_when_unsure_or_not_clearly_legal(published, monkeypatch):
+    _no_curated_answer(monkeypatch)
+    dispatcher, _ = run(ActionAnswerLegalQuestion(), tracker("密云区法院在什么地方", "ask_legal_question"))
+    assert "没有找到有把握的答案" in texts(dispatcher)[0]
+    t = tracker("调解协议怎么向法院申请司法确认", "ask_legal_question")
+    t.latest_message["intent"]["confidence"] = 0.3                     # the NLU is not sure it is legal
+    dispatcher, _ = run(ActionAnswerLegalQuestion(), t)
+    assert "没有找到有把握的答案" in texts(dispatcher)[0]
+
+
+def test_search_function_threshold_and_quote_limit():
+    from miyun import settings
+    from miyun.knowledge import statutes
+
+    threshold = settings.load().statute_threshold
+    result = statutes.search("调解协议怎么向法院申请司法确认", 3)
+    assert len(result.hits) <= 3 and 0.0 <= result.confidence <= 1.0
+    assert len(statutes.quote(result, 0.0, k=5)) <= 2                    # never more than two articles
+    assert statutes.quote(result, 1.01) == []
+    weak = statutes.search("明天密云会下雨吗")
+    assert weak.confidence < threshold and statutes.quote(weak, threshold) == []
+    for hit in statutes.search("农村一户人家能有几处宅基地", 5).hits:    # only allow-listed laws in force
+        assert hit.article.law.in_force and hit.article.law.name in statutes.allowed_laws(settings.load().content_dir)

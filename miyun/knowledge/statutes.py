@@ -73,8 +73,10 @@ class Article:
 @dataclass
 class StatuteHit:
     article: Article
-    score: float             # BM25 times the law's weight
-    coverage: float          # share of the query's weight the article matches
+    score: float             # the ranking score (BM25 times the law's weight, plus the residents' words)
+    coverage: float          # share of the query's weight the article's text matches
+    residents: float = 0.0   # share matched by residents' phrasings of this article (curated content)
+    bm25: float = 0.0
 
 
 @dataclass
@@ -83,6 +85,7 @@ class StatuteResult:
     terms: list[str]
     hits: list[StatuteHit] = field(default_factory=list)
     confidence: float = 0.0  # calibrated 0–1: how likely the best hit is a right article
+    unknown: float = 0.0     # share of the question's words neither the statutes nor residents' phrasings know
 
     @property
     def best(self) -> Optional[StatuteHit]:
@@ -139,6 +142,8 @@ def source_problems(content_dir: Path) -> list[tuple[str, str, str, str]]:
                 if item.get("version_date") is not None and _iso(item.get("version_date")) is None:
                     out.append((name, label, "version_date", "日期格式错误 / bad date (YYYY-MM-DD)"))
             else:
+                if key == "laws" and isinstance(data.get("words"), (dict, type(None))) is False:
+                    out.append((name, "", "words", "应为 词: 法条用词 的键值对 / words must be a mapping"))
                 weight = item.get("weight", 1.0)
                 if not isinstance(weight, (int, float)) or not 0.1 <= weight <= 2:
                     out.append((name, label, "weight", "权重应为 0.1–2 / weight must be 0.1–2"))
@@ -148,6 +153,13 @@ def source_problems(content_dir: Path) -> list[tuple[str, str, str, str]]:
 def overrides(content_dir: Path) -> list[dict]:
     data = _read(content_dir / OVERRIDES_FILE) or {}
     return [o for o in data.get("overrides") or [] if isinstance(o, dict) and o.get("law") and o.get("status") in STATUSES]
+
+
+def statute_words(content_dir: Path) -> dict[str, str]:
+    """Residents' words → statute words (the `words:` section of statute_laws.yml)."""
+    data = _read(content_dir / LAWS_FILE) or {}
+    words = data.get("words") or {}
+    return {str(k).strip(): str(v).strip() for k, v in words.items() if str(k).strip() and str(v).strip()} if isinstance(words, dict) else {}
 
 
 def allowed_laws(content_dir: Path) -> dict[str, float]:
@@ -212,7 +224,7 @@ class Library:
             searchable = {law.law_id: allowed[name] for name, law in current.items() if name in allowed and law.in_force}
             self._conn, self._key = conn, key
             self._state = {"laws": laws, "by_name": by_name, "current": current, "allowed": allowed,
-                           "searchable": searchable, "vocab": None}
+                           "searchable": searchable, "vocab": None, "words": statute_words(self.content_dir)}
             return self._state
 
     @staticmethod
@@ -298,19 +310,38 @@ class Library:
     # -- search
 
     def _vocabulary(self) -> tuple[int, dict[str, int]]:
+        """How many articles are indexed, and in how many each term occurs (precomputed at build)."""
         state = self._load()
         if state["vocab"] is None:
             conn = self._conn
-            conn.execute("create virtual table if not exists temp.statute_vocab using fts5vocab(main, article_terms_fts, 'row')")
             n = conn.execute("select count(*) from article_terms").fetchone()[0]
-            state["vocab"] = (n, {r[0]: r[1] for r in conn.execute("select term, doc from temp.statute_vocab")})
+            state["vocab"] = (n, {r[0]: r[1] for r in conn.execute("select term, doc from vocab")})
         return state["vocab"]
 
-    def search(self, text: str, k: int = 2, synonyms: Optional[dict[str, str]] = None) -> StatuteResult:
-        """The best articles of the allowed laws in force for a question, with a calibrated confidence."""
+    def article_id(self, law: Law, number: int) -> Optional[int]:
+        """The row id of an article, from a map built once per loaded version (the search's hot path)."""
+        return self.article_ids().get((law.law_id, number))
+
+    def article_ids(self) -> dict[tuple[str, int], int]:
+        from miyun.answers import chinese_number
+
+        state = self._load()
+        if state.get("ids") is None:
+            ids: dict[tuple[str, int], int] = {}
+            for r in self._conn.execute("select id, law_id, article_no, label from articles where article_no is not null order by id desc"):
+                key = (r["law_id"], r["article_no"])
+                if key not in ids or r["label"] == f"第{chinese_number(r['article_no'])}条":
+                    ids[key] = r["id"]
+            state["ids"] = ids
+        return state["ids"]
+
+    def search(self, text: str, k: int = 2, synonyms: Optional[dict[str, str]] = None, residents: Any = None) -> StatuteResult:
+        """The best articles of the allowed laws in force for a question, with a calibrated confidence.
+
+        `synonyms` and `residents` (statutes_rank.Residents) come from the published content."""
         from miyun.knowledge import statutes_rank
 
-        return statutes_rank.rank(self, text, k, synonyms or {})
+        return statutes_rank.rank(self, text, k, synonyms or {}, residents)
 
 
 # --------------------------------------------------------------------------- process-wide default
@@ -332,9 +363,9 @@ def library() -> Library:
     return _libraries[key]
 
 
-def search(text: str, k: int = 2, synonyms: Optional[dict[str, str]] = None) -> StatuteResult:
+def search(text: str, k: int = 2, synonyms: Optional[dict[str, str]] = None, residents: Any = None) -> StatuteResult:
     """The best `k` statute articles for `text` from the default library, with a calibrated confidence."""
-    return library().search(text, k, synonyms)
+    return library().search(text, k, synonyms, residents)
 
 
 def quote(result: StatuteResult, threshold: float, k: int = 2) -> list[StatuteHit]:
