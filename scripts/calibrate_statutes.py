@@ -114,10 +114,53 @@ def choose_threshold(rows: list[dict]) -> float:
     return 1.0
 
 
+def fallback_rows(rows: list[dict]) -> list[dict]:
+    """The rows whose question the curated search (a fresh build of content/) does not answer confidently."""
+    import tempfile
+
+    from miyun import build, search, settings as settings_mod
+    from miyun.store import ContentStore
+
+    cfg = settings_mod.load()
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "content.db"
+        build.build(cfg.content_dir, db, cfg.dictionary_dir)
+        store = ContentStore(db)
+        return [r for r in rows if not search.search(store, r["q"], cfg.search_threshold).confident]
+
+
+def write_markdown(report: dict, calib: list[dict], evaluation: list[dict], threshold: float) -> Path:
+    """bench/statutes.md: the tier's figures and every evaluation case, for the hand check."""
+    out = ROOT / "bench" / "statutes.md"
+    lines = ["# Statute tier: calibration and evaluation", "",
+             "Written by `python -m scripts.calibrate_statutes --eval --write`. Calibrated on "
+             "`tests/statute_calibration.yml`, measured on `tests/statute_eval.yml` (written before tuning, never fitted).", "",
+             f"Model: `{json.dumps(report['model'], ensure_ascii=False)}`; threshold **{threshold}** (`MIYUN_STATUTE_THRESHOLD`).", "",
+             "| set | cases | negatives | served | right | precision | recall | negatives served | top-1 right (any confidence) |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for name in ("calibration", "evaluation"):
+        m = report[name]
+        lines.append(f"| {name} | {m['cases']} | {m['negatives']} | {m['served']} | {m['right']} | {m['precision']:.2f} | "
+                     f"{m['recall']:.2f} | {m['negatives_served']} | {m['top1_any_confidence']:.2f} |")
+    fallback = fallback_rows(evaluation)
+    served = [r for r in fallback if r["confidence"] >= threshold]
+    lines += ["", f"On the answer path the tier runs only when the curated search is not confident: that is "
+              f"{len(fallback)} of the {len(evaluation)} evaluation cases, of which the tier served {len(served)} "
+              f"({sum(1 for r in served if r['correct'])} right). Its residents' phrasings come from the curated "
+              "articles, so where it is right the curated answer usually already was."]
+    lines += ["", "## Evaluation cases", "", "✓ served and right · ✗ served and wrong · – not served (fallback)", ""]
+    for r in evaluation:
+        mark = ("✓" if r["correct"] else "✗") if r["confidence"] >= threshold else "–"
+        lines.append(f"- {mark} {r['confidence']:.3f} {r['q']} → {r['best'] or '—'} (expected: {'、'.join(r['expect']) or 'none'})")
+    out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--eval", action="store_true", help="measure only, with the current model and threshold")
     parser.add_argument("--verbose", action="store_true")
+    parser.add_argument("--write", action="store_true", help="with --eval: write the figures to bench/statutes.md")
     args = parser.parse_args(argv)
     from miyun import settings as settings_mod
     from miyun.knowledge import statutes, statutes_rank
@@ -138,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.eval:
         report["evaluation"] = measure(evaluation, threshold)
     print(json.dumps(report, ensure_ascii=False, indent=2))
+    if args.write and args.eval:
+        write_markdown(report, calib, evaluation, threshold)
     if args.verbose:
         # While tuning, only the calibration rows are looked at; the evaluation set's only with --eval.
         for name, rows in (("calibration", calib), *((("evaluation", evaluation),) if args.eval else ())):
