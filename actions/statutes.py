@@ -52,12 +52,12 @@ def statute_button(entry: dict) -> List[Dict[str, str]]:
     return [{"title": BUTTON_TITLE, "payload": PAYLOAD + json.dumps({"content_id": entry["id"]}, ensure_ascii=False)}]
 
 
-AMENDED_NOTE = "（该法在此版本之后又有修正，本条可能已被修改，请以最新官方文本为准）"
+AMENDED_NOTE = "（本条在此版本之后已被修正案修改，以下为修改前的文本，请以最新官方文本为准）"
 
 
 def article_block(article: statutes.Article) -> str:
     """One article: its heading (law, version, number) on its own line, then the verbatim text."""
-    note = AMENDED_NOTE if article.law.status == "已被修改" else ""
+    note = AMENDED_NOTE if article.amended_later else ""
     return f"{article.heading}{note}\n{article.text}"
 
 

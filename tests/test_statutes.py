@@ -215,3 +215,13 @@ def test_cite_check_command(monkeypatch, library_dirs, capsys):
     assert "✓ x.yml › ok › 《中华人民共和国劳动合同法》（2012年12月28日版）第47条" in out
     monkeypatch.setenv("MIYUN_STATUTES_DIR", str(index.parent / "nowhere"))
     assert cli.main(["cite-check"]) == 2
+
+
+def test_articles_rewritten_by_a_later_amendment_are_marked(real_library):
+    """刑法 is 已被修改: the library holds the 2020 text, and 修正案（十二） rewrote some articles since."""
+    assert statutes.parse_chinese_number("一百六十五") == 165 and statutes.parse_chinese_number("十九") == 19
+    assert statutes.parse_chinese_number("一千零七十七") == 1077 and statutes.parse_chinese_number("第") is None
+    criminal = real_library.law("中华人民共和国刑法")
+    assert criminal.in_force and criminal.short_name == "刑法"
+    assert real_library.article(criminal, 390).amended_later          # 行贿罪, rewritten in 2023
+    assert not real_library.article(criminal, 20).amended_later       # 正当防卫, unchanged

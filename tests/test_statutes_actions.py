@@ -128,3 +128,13 @@ def test_search_function_threshold_and_quote_limit():
     assert weak.confidence < threshold and statutes.quote(weak, threshold) == []
     for hit in statutes.search("农村一户人家能有几处宅基地", 5).hits:    # only allow-listed laws in force
         assert hit.article.law.in_force and hit.article.law.name in statutes.allowed_laws(settings.load().content_dir)
+
+
+def test_an_amended_article_says_its_text_predates_the_amendment():
+    from actions.statutes import AMENDED_NOTE, article_block
+    from miyun.knowledge import statutes
+
+    lib = statutes.library()
+    criminal = lib.law("中华人民共和国刑法")
+    assert AMENDED_NOTE in article_block(lib.article(criminal, 390))
+    assert AMENDED_NOTE not in article_block(lib.article(criminal, 20))

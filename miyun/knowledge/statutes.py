@@ -63,6 +63,7 @@ class Article:
     label: str               # 第四十七条, 第十七条之一
     text: str
     chapter: str = ""
+    amended_later: bool = False   # a later amendment (e.g. 刑法修正案（十二）) changed this article
 
     @property
     def heading(self) -> str:
@@ -171,6 +172,43 @@ def allowed_laws(content_dir: Path) -> dict[str, float]:
 # --------------------------------------------------------------------------- the library
 
 
+_CN_DIGITS = {"零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_CN_UNITS = {"十": 10, "百": 100, "千": 1000}
+
+
+def parse_chinese_number(text: str) -> Optional[int]:
+    """一百六十五 → 165, 十九 → 19: article numbers as amendments write them."""
+    total, digit = 0, None
+    for ch in text:
+        if ch in _CN_DIGITS:
+            digit = _CN_DIGITS[ch]
+        elif ch in _CN_UNITS:
+            total += (1 if digit is None else digit) * _CN_UNITS[ch]
+            digit = None
+        else:
+            return None
+    return total + (digit or 0) or None
+
+
+def _amended_articles(conn: sqlite3.Connection, laws: dict[str, "Law"]) -> dict[str, set[int]]:
+    """For each law marked 已被修改: the article numbers its later 修正案 rewrote (the library's text predates them)."""
+    out: dict[str, set[int]] = {}
+    for law in laws.values():
+        if law.library_status != "已被修改":
+            continue
+        later = [a for a in laws.values() if a.name.startswith(law.name + "修正案") and a.version_date > law.version_date]
+        numbers: set[int] = set()
+        short = law.short_name
+        for amendment in later:
+            for (text,) in conn.execute("select text from articles where law_id = ?", [amendment.law_id]):
+                for m in re.finditer(short + r"第([零一二两三四五六七八九十百千]+)条", text or ""):
+                    n = parse_chinese_number(m.group(1))
+                    if n:
+                        numbers.add(n)
+        out[law.law_id] = numbers
+    return out
+
+
 def _fingerprint(paths: Iterable[Path]) -> tuple:
     out = []
     for p in paths:
@@ -222,8 +260,9 @@ class Library:
             allowed = allowed_laws(self.content_dir)
             current = {name: self._pick(versions) for name, versions in by_name.items()}
             searchable = {law.law_id: allowed[name] for name, law in current.items() if name in allowed and law.in_force}
+            amended = _amended_articles(conn, laws)
             self._conn, self._key = conn, key
-            self._state = {"laws": laws, "by_name": by_name, "current": current, "allowed": allowed,
+            self._state = {"amended": amended, "laws": laws, "by_name": by_name, "current": current, "allowed": allowed,
                            "searchable": searchable, "vocab": None, "words": statute_words(self.content_dir)}
             return self._state
 
@@ -278,14 +317,17 @@ class Library:
             return None
         exact = f"第{chinese_number(number)}条"
         row = next((r for r in rows if r["label"] == exact), rows[0])
-        return Article(law, row["article_no"], row["label"], row["text"], row["chapter"])
+        return self._article(law, row)
+
+    def _article(self, law: Law, row: sqlite3.Row) -> Article:
+        amended = row["article_no"] in self._load()["amended"].get(law.law_id, ())
+        return Article(law, row["article_no"], row["label"], row["text"], row["chapter"], amended)
 
     def article_by_id(self, ident: int) -> Optional[Article]:
         rows = self._rows("select * from articles where id = ?", [ident])
         if not rows:
             return None
-        r = rows[0]
-        return Article(self._load()["laws"][r["law_id"]], r["article_no"], r["label"], r["text"], r["chapter"])
+        return self._article(self._load()["laws"][rows[0]["law_id"]], rows[0])
 
     def cited(self, legal_basis: Iterable[dict]) -> tuple[list[Article], list[str]]:
         """The articles a legal_basis cites that the library holds, and (as text) the citations it does not."""

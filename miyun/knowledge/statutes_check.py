@@ -36,6 +36,7 @@ class Report:
     checked: list[tuple[Citation, str]] = field(default_factory=list)     # (citation, the law's heading)
     by_hand: list[Citation] = field(default_factory=list)
     failures: list[tuple[Citation, str]] = field(default_factory=list)    # (citation, what is wrong)
+    notes: list[tuple[Citation, str]] = field(default_factory=list)       # passed, but worth a look
 
     @property
     def ok(self) -> bool:
@@ -107,6 +108,10 @@ def check(content_dir: Path, library: Library) -> Report:
                                        + "、".join(f"第{n}条" for n in missing)))
             continue
         report.checked.append((c, f"《{law.name}》{law.version_label}"))
+        amended = [n for n in c.articles if (a := library.article(law, n)) is not None and a.amended_later]
+        if amended:
+            report.notes.append((c, "法条库中的条文早于后来的修正案，请按修正后的文本核对 / the library's text predates a later "
+                                    "amendment of " + "、".join(f"第{n}条" for n in amended)))
     for name in library._load()["allowed"]:
         law = library.law(name)
         if law is None or not law.in_force:
@@ -137,6 +142,8 @@ def format_report(report: Report, verbose: bool = False) -> list[str]:
         for c in report.by_hand:
             arts = "、".join(f"第{n}条" for n in c.articles) or "（未列条文）"
             lines.append(f"  • {c.file} › {c.entry} › 《{c.law}》{arts} — 来源 / source: {c.source}")
+    for c, why in report.notes:
+        lines.append(f"! {c.file} › {c.entry} › 《{c.law}》: {why}")
     if verbose:
         lines.append("")
         for c, heading in report.checked:
