@@ -12,7 +12,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import context
 from actions.services import STORE_DOWN
 from miyun.knowledge import statutes
-from miyun.store import ContentUnavailable
+from miyun.knowledge.store import ContentUnavailable
 
 logger = logging.getLogger(__name__)
 

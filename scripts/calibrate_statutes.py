@@ -30,7 +30,7 @@ def content_inputs(content_dir: Path):
     """The synonyms and residents' phrasings exactly as the published content store holds them."""
     import json as _json
 
-    from miyun import build, content
+    from miyun.knowledge import build, content
     from miyun.knowledge.statutes_rank import Residents
 
     rows = build.rows(content.load(content_dir))
@@ -118,8 +118,9 @@ def fallback_rows(rows: list[dict]) -> list[dict]:
     """The rows whose question the curated search (a fresh build of content/) does not answer confidently."""
     import tempfile
 
-    from miyun import build, search, settings as settings_mod
-    from miyun.store import ContentStore
+    from miyun import settings as settings_mod
+    from miyun.knowledge import build, search
+    from miyun.knowledge.store import ContentStore
 
     cfg = settings_mod.load()
     with tempfile.TemporaryDirectory() as tmp:

@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 import zipfile
 from pathlib import Path
 
 import pytest
 import yaml
 
-from miyun import cli, settings
+from miyun import settings
+from miyun.knowledge import cli
 from miyun.knowledge import statutes, statutes_build, statutes_check
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -128,6 +130,7 @@ def test_override_edits_apply_without_rebuilding(library_dirs):
     lib = statutes.Library(index, content)
     assert lib.law("中华人民共和国农村土地承包法").in_force
     (content / "statute_overrides.yml").write_text("overrides: []\n", encoding="utf-8")
+    time.sleep(statutes.RECHECK_S + 0.05)                                   # re-checked at most twice a second
     assert not lib.law("中华人民共和国农村土地承包法").in_force
 
 

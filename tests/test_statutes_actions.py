@@ -24,7 +24,7 @@ def test_a_confident_answer_offers_the_statute_text(published):
 
 
 def test_the_full_article_and_service_answers_offer_it_too(published):
-    from miyun.store import ContentStore
+    from miyun.knowledge.store import ContentStore
 
     article = ContentStore(published.content_db).article("labour-dismissal-compensation")
     dispatcher, _ = run(ActionShowArticle(), tracker("/show_article", "show_article", [{"entity": "article_id", "value": article["id"]}]))
@@ -87,7 +87,7 @@ def _no_curated_answer(monkeypatch):
 
 def test_statute_tier_quotes_labelled_verbatim_articles(published, monkeypatch):
     from miyun.knowledge import statutes
-    from miyun.store import RuntimeStore
+    from miyun.referrals.sqlite import RuntimeStore
 
     _no_curated_answer(monkeypatch)
     question = "调解协议怎么向法院申请司法确认"

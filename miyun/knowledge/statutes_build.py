@@ -84,8 +84,8 @@ def short_name(name: str) -> str:
 
 def index_text(*parts: str) -> str:
     """Normalised, segmented words joined by spaces (FTS5's default tokenizer splits on them)."""
-    from miyun.normalize import normalize
-    from miyun.search import search_terms
+    from miyun.text import normalize
+    from miyun.knowledge.search import search_terms
 
     return " ".join(search_terms(normalize(" ".join(p for p in parts if p))))
 
@@ -94,7 +94,7 @@ def build_index(laws_db: Path, index_db: Path, dictionary_dir: Path) -> bool:
     """Our own index of laws.db: laws, articles and an FTS5 table. False when it is up to date."""
     import sqlite_utils
 
-    from miyun.segment import load_dictionary
+    from miyun.text import load_dictionary
 
     source = sha256(laws_db)
     if index_db.exists():

@@ -51,8 +51,8 @@ class Residents:
 
     @classmethod
     def from_articles(cls, articles: Iterable[dict]) -> "Residents":
-        from miyun.normalize import normalize
-        from miyun.search import search_terms
+        from miyun.text import normalize
+        from miyun.knowledge.search import search_terms
 
         out = cls()
         for a in articles:
@@ -69,8 +69,8 @@ class Residents:
 
 
 def rank(lib: Library, text: str, k: int, synonyms: dict[str, str], residents: Optional[Residents] = None) -> StatuteResult:
-    from miyun.normalize import normalize
-    from miyun.search import expand, match_expression, search_terms
+    from miyun.text import normalize
+    from miyun.knowledge.search import expand, match_expression, search_terms
 
     import jieba
 

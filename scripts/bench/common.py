@@ -41,6 +41,7 @@ TARGETS: dict[str, tuple[str, str, str, float]] = {
     "webhook_p95_ms": ("REST webhook round trip incl. custom action, p95", "ms", "<=", 60.0),
     "search_p95_ms_real": ("search() p95, real articles", "ms", "<=", 20.0),
     "search_p95_ms_10k": ("search() p95, 10,000 articles", "ms", "<=", 20.0),
+    "statute_search_p95_ms": ("answer search p95 with the statute library loaded (curated, then statute tier)", "ms", "<=", 20.0),
     "publish_live_max_s": ("publish -> new text served, worst of 5 (after publish() returns)", "s", "<=", 2.0),
     "gateway_overhead_p95_ms": ("gateway overhead over direct Rasa, p95", "ms", "<=", 10.0),
     "wechat_lost": ("WeChat load: messages lost", "", "<=", 0),

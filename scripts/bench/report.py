@@ -19,6 +19,7 @@ def figures(results: dict) -> dict[str, Optional[float]]:
         "webhook_p95_ms": g("webhook", "latency_ms", "p95"),
         "search_p95_ms_real": g("search", "real", "latency_ms", "p95"),
         "search_p95_ms_10k": g("search", "generated", "latency_ms", "p95"),
+        "statute_search_p95_ms": g("statutes", "answer_search_ms", "p95"),
         "publish_live_max_s": (None if not after else (math.inf if None in after else max(after))),
         "gateway_overhead_p95_ms": g("gateway_bench", "overhead", "overhead_ms", "p95"),
         "wechat_lost": g("gateway_bench", "wechat_load", "lost"),

@@ -10,7 +10,9 @@ and var dir, a temporary model directory for the training run), so a concurrent 
 Sections (in run order):
   train     `rasa train` of config.yml into a temp dir with a cold Rasa cache (target <= 180 s)
   search    miyun.knowledge.search.search() p50/p95 over the real articles and over 10,000 generated
-            ones, plus the build time of each content database (target p95 <= 20 ms)
+            ones, plus the build time of each content database (target p95 <= 20 ms); then, with the
+            statute library loaded, the answer search: curated search and the statute tier on its
+            fallbacks (scripts/bench/statutes.py, target p95 <= 20 ms)
   stack     3 cold starts of action server + Rasa (target <= 15 s to /status 200), RSS after
             warm-up and after load, /model/parse latency, REST webhook round trip through a
             custom action (target p95 <= 60 ms), 20 concurrent senders for ~20 s, the gateway
@@ -46,6 +48,7 @@ from scripts.bench.publish_live import bench_publish_live
 from scripts.bench.report import markdown, verdicts
 from scripts.bench.search import bench_search
 from scripts.bench.stack import Stack, webhook_messages
+from scripts.bench.statutes import bench_statutes
 from scripts.bench.train import bench_train
 
 
@@ -145,6 +148,7 @@ def main(argv: Optional[list[str]] = None) -> int:
             _section(results, "train", bench_train, tmp, results)
         if "search" in sections:
             _section(results, "search", bench_search, tmp, results, 1000 if args.quick else 10_000, 300)
+            _section(results, "statutes", bench_statutes, results)
         if "stack" in sections:
             _section(results, "stack", bench_stack, tmp, results, args.quick)
         if "lawbench" in sections:
