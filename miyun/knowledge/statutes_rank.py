@@ -8,9 +8,37 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Iterable, Optional
+from typing import Any, Iterable, Optional
 
-from miyun.knowledge.statutes import Library, StatuteHit, StatuteResult, confidence_from
+
+@dataclass
+class StatuteHit:
+    article: Any             # statutes.Article
+    score: float             # the ranking score (BM25 times the law's weight, plus the residents' words)
+    coverage: float          # share of the query's weight the article's text matches
+    residents: float = 0.0   # share matched by residents' phrasings of this article (curated content)
+    bm25: float = 0.0
+
+
+@dataclass
+class StatuteResult:
+    query: str
+    terms: list[str]
+    hits: list[StatuteHit] = field(default_factory=list)
+    confidence: float = 0.0  # calibrated 0–1: how likely the best hit is a right article
+    unknown: float = 0.0     # share of the question's words neither the statutes nor residents' phrasings know
+
+    @property
+    def best(self) -> Optional[StatuteHit]:
+        return self.hits[0] if self.hits else None
+
+
+
+def confidence_from(features: dict[str, float], model: dict[str, float]) -> float:
+    """Logistic model over the ranking features (fitted by scripts/calibrate_statutes.py)."""
+    z = model.get("bias", 0.0) + sum(model.get(k, 0.0) * v for k, v in features.items())
+    return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
 
 # BM25 column weights: the law's short name, chapter/section titles, the article text.
 WEIGHTS = (3.0, 2.0, 1.0)
@@ -68,7 +96,7 @@ class Residents:
         return out
 
 
-def rank(lib: Library, text: str, k: int, synonyms: dict[str, str], residents: Optional[Residents] = None) -> StatuteResult:
+def rank(lib: Any, text: str, k: int, synonyms: dict[str, str], residents: Optional[Residents] = None) -> StatuteResult:
     from miyun.text import normalize
     from miyun.knowledge.search import expand, match_expression, search_terms
 
