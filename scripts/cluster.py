@@ -177,9 +177,9 @@ class Cluster:
             "MIYUN_REDIS_PORT": str(self.ports.redis),
             "MIYUN_REDIS_DB": "1",
             "MIYUN_REDIS_PASSWORD": self.redis_password,
-            # A replica killed while holding a conversation's ticket blocks that conversation until the
-            # ticket expires: 5 s instead of Rasa's 60 s, still far above one message's processing time.
-            "TICKET_LOCK_LIFETIME": "5",
+            # The longest one turn may hold a conversation's lock (and twice that, wait for it). A killed
+            # replica's tickets do not last this long: they are leases of 3 s (miyun/locks.py).
+            "TICKET_LOCK_LIFETIME": "30",
             "MIYUN_VAR_DIR": str(self.app_var),
             **self.rasa_env,
         }
@@ -316,6 +316,8 @@ error_log {self.logs}/nginx.error.log warn;
 events {{ worker_connections 2048; }}
 http {{
     access_log off;
+    # which replica answered each REST request (the bench reads it to see a restarted replica back in the pool)
+    log_format upstream '$msec $upstream_addr $status';
 {temp}
     # Rasa's REST channel. A replica that refuses or drops a request (killed, restarting) is skipped.
     # POST is not idempotent, so nginx would not resend a request already sent to a replica that
@@ -333,6 +335,7 @@ http {{
     server {{
         listen 127.0.0.1:{self.ports.rasa_lb};
         client_max_body_size 1m;
+        access_log {self.logs}/nginx.rasa.log upstream;
         location / {{
             proxy_pass http://rasa;
             proxy_http_version 1.1;
