@@ -561,7 +561,7 @@ def write_report(result: dict[str, Any], out_md: Path) -> None:
         f"| killed replica restarted by the supervisor after / ready after the kill | {F.get('replica_restarted_by_supervisor_after_s')} s / {F.get('replica_ready_after_kill_s')} s (start-up {F.get('replica_restarted_ready_s')} s) |",
         f"| REST requests answered while it was down: by the other replicas / by it | {P_.get('answered_by_others_while_down')} / {P_.get('answered_by_killed_while_down')} |",
         f"| answered by the restarted replica (back in the pool) | {P_.get('answered_by_it_after_restart')}, the first {P_.get('first_answer_after_restart_s')} s after it was ready{' (probed after the load ended)' if P_.get('probed_after_load') else ''} |",
-        f"| result | {mark(F.get('pass'))} (0 first-try errors, 0 after retries, the others served meanwhile, the replica served again) |",
+        f"| result | {mark(F.get('pass'))} (needs: 0 first-try errors, 0 after retries, the others served meanwhile, the replica served again) |",
         "",
         "In-flight requests of the killed replica are resent by nginx to another replica (`proxy_next_upstream error timeout "
         "http_502 http_503 non_idempotent`). That replica waits for the dead replica's ticket for the conversation in Redis "
