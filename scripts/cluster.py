@@ -8,8 +8,14 @@
 
 All state lives under var/cluster/ (Postgres data dir, Redis and nginx config, logs, the published
 content the action servers share, secrets.env with the generated passwords). Debian's packages are
-installed by scripts/cluster_setup.sh. Ctrl-C (or SIGTERM) stops every process this started, each in
-its own process group. `scripts/bench/cluster.py` uses the same `Cluster` class.
+installed by scripts/cluster_setup.sh.
+
+A supervisor (scripts/supervisor.py) keeps it serving: a Rasa replica, action server, the gateway or
+nginx that dies is restarted with back-off while the rest carries on; PostgreSQL and Redis are
+restarted too, and only if one of them cannot be restarted does the whole cluster stop. Ctrl-C,
+SIGTERM or SIGHUP stops every process this started, each in its own process group; the kernel sends
+them SIGTERM if this process dies (PR_SET_PDEATHSIG, scripts/servers.py). `scripts/bench/cluster.py`
+uses the same `Cluster` class, supervisor included.
 """
 from __future__ import annotations
 
@@ -29,6 +35,7 @@ from pathlib import Path
 from typing import Optional
 
 from scripts import servers
+from scripts.supervisor import STATEFUL, STATELESS, Supervisor, Unit
 
 ROOT = Path(__file__).resolve().parent.parent
 BASE = ROOT / "var" / "cluster"
@@ -68,6 +75,17 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket() as s:
         s.settimeout(0.3)
         return s.connect_ex((host, port)) == 0
+
+
+def http_ok(url: str, timeout: float = 1.0) -> bool:
+    """A quick readiness probe (the supervisor must not block on a replica that is still loading)."""
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
+            return resp.status == 200
+    except OSError:
+        return False
 
 
 def wait_port(name: str, port: int, proc: subprocess.Popen, log: Path, timeout: float = 60) -> None:
@@ -117,6 +135,7 @@ class Cluster:
     publish_content: bool = True
     quiet: bool = False
     started: list = field(default_factory=list)        # (name, Server) in start order
+    supervisor: Optional[Supervisor] = None
 
     # ------------------------------------------------------------ derived settings
 
@@ -152,14 +171,15 @@ class Cluster:
             "MIYUN_TRACKER_DB": "miyun_trackers",
             "MIYUN_TRACKER_USER": "miyun",
             "MIYUN_TRACKER_PASSWORD": self.pg_password,
-            "MIYUN_LOCK_STORE": "redis",
+            # Rasa's RedisLockStore with the failover fixes (miyun/locks.py)
+            "MIYUN_LOCK_STORE": "miyun.locks.RedisTicketLockStore",
             "MIYUN_REDIS_HOST": "127.0.0.1",
             "MIYUN_REDIS_PORT": str(self.ports.redis),
             "MIYUN_REDIS_DB": "1",
             "MIYUN_REDIS_PASSWORD": self.redis_password,
-            # A replica killed while holding a conversation's ticket blocks that conversation until the
-            # ticket expires: 5 s instead of Rasa's 60 s, still far above one message's processing time.
-            "TICKET_LOCK_LIFETIME": "5",
+            # The longest one turn may hold a conversation's lock (and twice that, wait for it). A killed
+            # replica's tickets do not last this long: they are leases of 3 s (miyun/locks.py).
+            "TICKET_LOCK_LIFETIME": "30",
             "MIYUN_VAR_DIR": str(self.app_var),
             **self.rasa_env,
         }
@@ -169,7 +189,7 @@ class Cluster:
 
     def say(self, msg: str) -> None:
         if not self.quiet:
-            print(msg, flush=True)
+            servers.say(msg)
 
     # ------------------------------------------------------------ PostgreSQL
 
@@ -202,9 +222,8 @@ class Cluster:
             pwfile.unlink()
         return data
 
-    def start_postgres(self) -> None:
-        data = self.init_postgres()
-        run = self.base / "pg" / "run"
+    def _spawn_postgres(self) -> servers.Server:
+        data, run = self.base / "pg" / "data", self.base / "pg" / "run"
         log = self.logs / "postgres.log"
         cmd = [*self._as_postgres(), _pg_bin("postgres"), "-D", str(data), "-p", str(self.ports.postgres),
                "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={run}",
@@ -212,9 +231,14 @@ class Cluster:
                "-c", "logging_collector=off"]
         proc = servers.spawn("postgres", cmd, dict(os.environ), log)
         server = servers.Server("postgres", f"127.0.0.1:{self.ports.postgres}", "", proc, log)
-        self.started.append(("postgres", server))
-        wait_port("postgres", self.ports.postgres, proc, log)
-        self._create_databases(run)
+        self._replace("postgres", server)
+        return server
+
+    def start_postgres(self) -> None:
+        self.init_postgres()
+        server = self._spawn_postgres()
+        wait_port("postgres", self.ports.postgres, server.proc, server.log)
+        self._create_databases(self.base / "pg" / "run")
         self.say(f"✓ PostgreSQL      127.0.0.1:{self.ports.postgres}   (data var/cluster/pg/data, log var/cluster/logs/postgres.log)")
 
     def _create_databases(self, run: Path) -> None:
@@ -253,7 +277,8 @@ class Cluster:
         )
         conf.chmod(0o600)
         self._redis_conf = conf
-        self._spawn_redis()
+        server = self._spawn_redis()
+        wait_port("redis", self.ports.redis, server.proc, server.log)
         self.say(f"✓ Redis           127.0.0.1:{self.ports.redis}   (lock store; config var/cluster/redis/redis.conf)")
 
     def _spawn_redis(self) -> servers.Server:
@@ -261,17 +286,20 @@ class Cluster:
         proc = servers.spawn("redis", [_which("redis-server", "/usr/bin/redis-server"), str(self._redis_conf)],
                              dict(os.environ), log)
         server = servers.Server("redis", f"127.0.0.1:{self.ports.redis}", "", proc, log)
-        self.started = [(n, s) for n, s in self.started if n != "redis"]
-        self.started.insert(1, ("redis", server))
-        wait_port("redis", self.ports.redis, proc, log)
+        self._replace("redis", server)
         return server
 
     def stop_redis(self) -> None:
-        """For the fault test: stop Redis (SIGTERM, like a crash of the service)."""
+        """For the fault test: stop Redis (SIGTERM, like a crash of the service); the supervisor leaves it down."""
+        if self.supervisor:
+            self.supervisor.hold("redis")
         self.server("redis").stop()
 
     def restart_redis(self) -> None:
-        self._spawn_redis()
+        server = self._spawn_redis()
+        wait_port("redis", self.ports.redis, server.proc, server.log)
+        if self.supervisor:
+            self.supervisor.release("redis", server)
 
     # ------------------------------------------------------------ nginx
 
@@ -288,6 +316,8 @@ error_log {self.logs}/nginx.error.log warn;
 events {{ worker_connections 2048; }}
 http {{
     access_log off;
+    # which replica answered each REST request (the bench reads it to see a restarted replica back in the pool)
+    log_format upstream '$msec $upstream_addr $status';
 {temp}
     # Rasa's REST channel. A replica that refuses or drops a request (killed, restarting) is skipped.
     # POST is not idempotent, so nginx would not resend a request already sent to a replica that
@@ -305,6 +335,7 @@ http {{
     server {{
         listen 127.0.0.1:{self.ports.rasa_lb};
         client_max_body_size 1m;
+        access_log {self.logs}/nginx.rasa.log upstream;
         location / {{
             proxy_pass http://rasa;
             proxy_http_version 1.1;
@@ -347,14 +378,19 @@ http {{
                                capture_output=True, text=True)
         if check.returncode != 0:
             raise RuntimeError(f"nginx config test failed: {check.stderr}")
-        log = self.logs / "nginx.log"
-        proc = servers.spawn("nginx", [nginx, "-p", str(folder), "-e", str(self.logs / "nginx.error.log"), "-c", str(conf)],
-                             dict(os.environ), log)
-        server = servers.Server("nginx", self.rasa_lb_url, "", proc, log)
-        self.started.append(("nginx", server))
-        wait_port("nginx", self.ports.rasa_lb, proc, log)
+        server = self._spawn_nginx()
+        wait_port("nginx", self.ports.rasa_lb, server.proc, server.log)
         self.say(f"✓ nginx           {self.rasa_lb_url} → Rasa × {len(self.ports.rasa)};  "
                  f"127.0.0.1:{self.ports.actions_lb} → actions × {len(self.ports.actions)}")
+
+    def _spawn_nginx(self) -> servers.Server:
+        folder = self.base / "nginx"
+        log = self.logs / "nginx.log"
+        cmd = [_which("nginx", "/usr/sbin/nginx"), "-p", str(folder), "-e", str(self.logs / "nginx.error.log"),
+               "-c", str(folder / "nginx.conf")]
+        server = servers.Server("nginx", self.rasa_lb_url, "", servers.spawn("nginx", cmd, dict(os.environ), log), log)
+        self._replace("nginx", server)
+        return server
 
     # ------------------------------------------------------------ the assistant
 
@@ -365,23 +401,24 @@ http {{
                        check=True, stdout=subprocess.DEVNULL if self.quiet else None)
 
     def start_actions(self) -> None:
-        pending = []
-        for i, port in enumerate(self.ports.actions, 1):
-            name = f"actions-{i}"
-            server = servers.start_actions(port, self.logs / f"{name}.log", name=name, **self.action_server_env())
-            self.started.append((name, server))
-            pending.append(server)
+        pending = [self._spawn_actions(i) for i in range(1, len(self.ports.actions) + 1)]
         for server in pending:
             server.wait_ready(90)
         self.say(f"✓ action servers  " + ", ".join(f"127.0.0.1:{p}" for p in self.ports.actions)
                  + f"   (runtime store: PostgreSQL miyun_runtime)")
 
+    def _spawn_actions(self, i: int) -> servers.Server:
+        name = f"actions-{i}"
+        server = servers.start_actions(self.ports.actions[i - 1], self.logs / f"{name}.log", name=name,
+                                       **self.action_server_env())
+        self._replace(name, server)
+        return server
+
     def start_rasa_replica(self, i: int, wait: bool = True) -> servers.Server:
         name = f"rasa-{i}"
-        self.started = [(n, s) for n, s in self.started if n != name]
         server = servers.start_rasa(self.ports.rasa[i - 1], 0, log=self.logs / f"{name}.log", name=name,
                                     action_url=self.actions_lb_url, **self.rasa_server_env())
-        self.started.append((name, server))
+        self._replace(name, server)
         if wait:
             server.wait_ready(240)
         return server
@@ -396,19 +433,70 @@ http {{
         self.say(f"✓ Rasa × {len(self.ports.rasa)}        " + ", ".join(f"127.0.0.1:{p}" for p in self.ports.rasa)
                  + f"   (ready in {time.monotonic() - t0:.0f} s; trackers in PostgreSQL, locks in Redis)")
 
-    def start_gateway(self) -> None:
+    def _spawn_gateway(self) -> servers.Server:
         env = {"WECHAT_TOKEN": self.wechat_token, "MIYUN_RASA_MAX_CONCURRENCY": "12", **self.gateway_env}
         server = servers.start_gateway(self.ports.gateway, self.rasa_lb_url, self.logs / "gateway.log", **env)
-        self.started.append(("gateway", server))
-        server.wait_ready(60)
+        self._replace("gateway", server)
+        return server
+
+    def start_gateway(self) -> None:
+        self._spawn_gateway().wait_ready(60)
         self.say(f"✓ gateway         {self.gateway_url}/   (web chat; WeChat at {self.gateway_url}/wechat, "
                  f"token {self.wechat_token!r})")
 
     def server(self, name: str) -> servers.Server:
-        for n, s in self.started:
+        for n, s in list(self.started):
             if n == name:
                 return s
         raise KeyError(name)
+
+    def _replace(self, name: str, server: servers.Server) -> None:
+        """Put `server` in `started` under `name` (a restart replaces the dead one in place)."""
+        entries = list(self.started)
+        for k, (n, _) in enumerate(entries):
+            if n == name:
+                entries[k] = (name, server)
+                break
+        else:
+            entries.append((name, server))
+        self.started = entries   # one assignment: readers iterating the old list are not disturbed
+
+    # ------------------------------------------------------------ supervision
+
+    def units(self) -> list[Unit]:
+        """What the supervisor restarts, how, and how it knows a restart is ready."""
+        p = self.ports
+        spawners = {
+            "postgres": (self._spawn_postgres, lambda s: port_open(p.postgres), STATEFUL),
+            "redis": (self._spawn_redis, lambda s: port_open(p.redis), STATEFUL),
+            "nginx": (self._spawn_nginx, lambda s: port_open(p.rasa_lb) and port_open(p.actions_lb), STATELESS),
+            "gateway": (self._spawn_gateway, lambda s: http_ok(s.url + s.health), STATELESS),
+        }
+        for i in range(1, len(p.actions) + 1):
+            spawners[f"actions-{i}"] = (lambda i=i: self._spawn_actions(i), lambda s: http_ok(s.url + s.health), STATELESS)
+        for i in range(1, len(p.rasa) + 1):
+            spawners[f"rasa-{i}"] = (lambda i=i: self.start_rasa_replica(i, wait=False),
+                                     lambda s: http_ok(s.url + s.health), STATELESS)
+        out = []
+        for name, server in self.started:
+            spawn, ready, policy = spawners[name]
+            out.append(Unit(name, spawn, ready, policy, server=server))
+        return out
+
+    def supervise(self, background: bool = True) -> Supervisor:
+        """Create the supervisor over what is running now; in the background, a thread runs it.
+
+        The thread lives until `stop()`: children it restarts get their PDEATHSIG from it.
+        """
+        self.supervisor = Supervisor(self.units(), log=self.say)
+        if background:
+            self._supervisor_thread = threading.Thread(target=self.supervisor.run, name="cluster-supervisor",
+                                                       kwargs={"on_fatal": self._on_fatal}, daemon=True)
+            self._supervisor_thread.start()
+        return self.supervisor
+
+    def _on_fatal(self, reason: str) -> None:
+        print(f"✗ {reason}: stopping the cluster", file=sys.stderr, flush=True)
 
     # ------------------------------------------------------------ lifecycle
 
@@ -435,15 +523,20 @@ http {{
         # A second Ctrl-C / SIGTERM must not interrupt the clean-up half-way and orphan processes.
         masked = {}
         if threading.current_thread() is threading.main_thread():
-            masked = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+            masked = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
         try:
-            for name, server in reversed(self.started):
+            if self.supervisor:
+                self.supervisor.shutdown()      # no restarts of what is being stopped
+            for name, server in reversed(list(self.started)):
                 try:
                     # postgres: SIGINT is its "fast shutdown"; everything else stops on SIGTERM
                     server.stop(signal.SIGINT if name == "postgres" else signal.SIGTERM, timeout=20)
                 except Exception as exc:  # noqa: BLE001 - keep stopping the others
                     print(f"stopping {name}: {exc}", file=sys.stderr)
-            self.started.clear()
+            self.started = []
+            thread = getattr(self, "_supervisor_thread", None)
+            if thread and thread is not threading.current_thread():
+                thread.join(10)
         finally:
             for sig, handler in masked.items():
                 signal.signal(sig, handler)
@@ -467,31 +560,26 @@ def main(argv: Optional[list[str]] = None) -> int:
         print("no trained model: run `make train` first", file=sys.stderr)
         return 1
     cluster = Cluster(wechat_token=args.wechat_token)
-    stop = {"now": False}
-
-    def on_term(signum, frame):  # SIGTERM behaves like Ctrl-C
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, on_term)
+    servers.handle_stop_signals()   # SIGTERM and SIGHUP behave like Ctrl-C
+    code = 0
     try:
         with cluster:
-            print(f"\ncluster up. REST: {cluster.rasa_lb_url}/webhooks/rest/webhook   web chat: {cluster.gateway_url}/")
-            print(f"runtime store DSN in var/cluster/secrets.env (MIYUN_RUNTIME_DSN={cluster.runtime_dsn.split(':')[0]}://miyun:…"
-                  f"@127.0.0.1:{cluster.ports.postgres}/miyun_runtime); logs var/cluster/logs/. Ctrl-C stops everything.")
-            while not stop["now"]:
-                for name, server in list(cluster.started):
-                    if server.proc.poll() is not None:
-                        print(f"✗ {name} exited with {server.proc.returncode}; see var/cluster/logs/", file=sys.stderr)
-                        stop["now"] = True
-                time.sleep(1)
+            servers.say(f"\ncluster up. REST: {cluster.rasa_lb_url}/webhooks/rest/webhook   web chat: {cluster.gateway_url}/")
+            servers.say(f"runtime store DSN in var/cluster/secrets.env (MIYUN_RUNTIME_DSN={cluster.runtime_dsn.split(':')[0]}://miyun:…"
+                        f"@127.0.0.1:{cluster.ports.postgres}/miyun_runtime); logs var/cluster/logs/. "
+                        "A part that dies is restarted; Ctrl-C stops everything.")
+            # The supervisor runs in this (main) thread: it is woken by signals, and what it restarts
+            # gets its PDEATHSIG from the thread that lives longest.
+            supervisor = cluster.supervise(background=False)
+            supervisor.run(on_fatal=cluster._on_fatal)
+            code = 1 if supervisor.fatal else 0
     except KeyboardInterrupt:
         pass
     except (RuntimeError, TimeoutError, subprocess.CalledProcessError) as exc:
-        print(f"✗ {exc}", file=sys.stderr)
-        return 1
-    finally:
-        print("\nstopping…")
-    return 0
+        servers.say(f"✗ {exc}", err=True)
+        code = 1
+    servers.say("\nstopped.")
+    return code
 
 
 if __name__ == "__main__":

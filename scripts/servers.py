@@ -10,7 +10,7 @@ import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = ROOT / ".venv" / "bin"
@@ -59,6 +59,34 @@ LOCK_STORE_DEFAULTS = {
 }
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def say(text: str = "", err: bool = False) -> None:
+    """print() that survives a closed stdout: a message must never abort the clean-up."""
+    stream = sys.stderr if err else sys.stdout
+    try:
+        print(text, file=stream, flush=True)
+    except (OSError, ValueError):  # EPIPE (tee gone), EIO (terminal gone), closed file
+        try:
+            # later writes (and the flush at exit) go nowhere instead of raising again
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, stream.fileno())
+            os.close(devnull)
+        except (OSError, ValueError):
+            pass
+
+
+def _raise_interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def handle_stop_signals() -> None:
+    """SIGTERM and SIGHUP end the run like Ctrl-C does: through the `finally` that stops the servers."""
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, _raise_interrupt)
+
+
 @dataclass
 class Server:
     name: str
@@ -97,9 +125,44 @@ class Server:
             self.proc.wait()
 
 
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def die_with_parent(sig: int = signal.SIGTERM) -> Optional[Callable[[], None]]:
+    """A preexec_fn that makes the child receive `sig` when its parent dies (Linux only, else None).
+
+    So that even SIGKILL of the supervisor (`make run`, `make run-cluster`) leaves no server behind.
+    SIGTERM, not SIGKILL: runuser and nginx pass it on to their own children. The kernel sends it
+    when the *thread* that started the child ends, so spawn from a thread that lives as long as the
+    servers (the main thread, or the cluster's supervisor thread). libc is looked up here, before
+    the fork: the child must not import or allocate.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+
+    def preexec() -> None:
+        prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
+        if os.getppid() != parent:   # the parent died before prctl took effect
+            os.kill(os.getpid(), sig)
+
+    return preexec
+
+
 def _spawn(name: str, cmd: list[str], env: dict, log: Optional[Path]) -> subprocess.Popen:
     out = open(log, "ab") if log else subprocess.DEVNULL
-    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                                preexec_fn=die_with_parent())
+    finally:
+        if log:
+            out.close()  # the child has its own copy
 
 
 def spawn(name: str, cmd: list[str], env: dict, log: Optional[Path]) -> subprocess.Popen:

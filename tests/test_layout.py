@@ -24,6 +24,7 @@ RULES: dict[str, set[str]] = {
     "miyun.settings": set(),
     "miyun.text": set(),
     "miyun.db": set(),
+    "miyun.locks": set(),  # Rasa's lock store for the cluster (endpoints.yml names it)
     "miyun.nlu": {"miyun.text"},
     "miyun.knowledge": {"miyun.settings", "miyun.text", "miyun.db", "miyun.referrals"},
     "miyun.referrals": {"miyun.settings", "miyun.text", "miyun.db", "miyun.knowledge"},
