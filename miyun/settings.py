@@ -1,6 +1,7 @@
 """Every setting, read from the environment in one place. Documented in `.env.example`."""
 from __future__ import annotations
 
+import datetime as dt
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +48,17 @@ class Settings:
     # Where referrals, feedback, unanswered questions and content versions live: empty = the SQLite
     # file var/runtime.db (embedded); postgresql://user:pass@host:port/db = shared by a cluster's replicas.
     runtime_dsn: str = field(default_factory=lambda: _env("MIYUN_RUNTIME_DSN", ""), repr=False)
+    # "Today" for deadline answers (YYYY-MM-DD); empty = the real date. Tests and demos fix it.
+    today_override: str = field(default_factory=lambda: _env("MIYUN_TODAY", ""))
+
+    def today(self) -> dt.date:
+        """The date deadline answers count "today", "yesterday" and missing years from."""
+        if not self.today_override:
+            return dt.date.today()
+        try:
+            return dt.date.fromisoformat(self.today_override)
+        except ValueError as exc:
+            raise ValueError(f"MIYUN_TODAY must be YYYY-MM-DD, got {self.today_override!r}") from exc
 
     @property
     def dictionary_dir(self) -> Path:
