@@ -97,3 +97,17 @@ def test_leap_day_without_year():
 @pytest.mark.parametrize("text, n", [("十", 10), ("十一", 11), ("二十", 20), ("三十一", 31), ("两", 2), ("9", 9), ("一百", None)])
 def test_chinese_numbers(text, n):
     assert cn_number(text) == n
+
+
+def test_of_two_dates_the_day_something_was_received_counts():
+    found = find("判决是2026年3月2日作出的，我2026年3月9日才拿到", TODAY)
+    assert found.date == D(2026, 3, 9)
+    assert find("通知书10月12号落款，10月20号送到我家", TODAY).date == D(2026, 10, 20)
+    assert find("10月12号和10月20号各来了一次", TODAY).date == D(2026, 10, 12)     # nothing received: the first
+
+
+def test_a_year_said_apart_from_the_day_is_used():
+    found = find("2024年他找我借了钱，约定10月1日还", TODAY)
+    assert found.date == D(2024, 10, 1) and found.shown == "2024年10月1日" and not found.note
+    assert find("11月3号出的事，那是2025年", TODAY).date == D(2025, 11, 3)
+    assert find("2023年和2024年各借过一次，约定10月1日还", TODAY).date == D(2026, 10, 1)   # two years: not guessed

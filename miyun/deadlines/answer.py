@@ -66,19 +66,28 @@ def _calendar_notes(period: periods.Period) -> list[str]:
     return notes
 
 
-def date_answer(deadline: Deadline, found: dates.Found, today: dt.date) -> DateAnswer:
-    """The full answer for a dated question whose date was understood."""
+def date_answer(deadline: Deadline, found: dates.Found, today: dt.date, extension_asked: bool = False) -> DateAnswer:
+    """The full answer for a dated question whose date was understood.
+
+    `extension_asked` ("说要延期，延长以后最晚哪天"): the extended last day leads and is the result.
+    """
     assert found.date is not None
     period = periods.count(found.date, deadline.length, deadline.unit)
-    lines = [f"按您说的{found.shown}{deadline.event}推算，{deadline.last_day_label}是{long_date(period.last_day)}。"]
-    if found.note:
-        lines.append(f"（{found.note}。）")
-    lines += _calendar_notes(period)
     extended = None
     if deadline.extension:
         ext = deadline.extension
         extended = periods.count(found.date, deadline.length + ext["length"], ext["unit"])
-        lines.append(f"{ext['text']}，延长后最晚是{long_date(extended.last_day)}。")
+    if extended is not None and extension_asked:
+        lines = [f"按您说的{found.shown}{deadline.event}推算，延长后{deadline.last_day_label}是{long_date(extended.last_day)}。",
+                 f"（{deadline.extension['text']}；不延长的话，最后一天是{long_date(period.last_day)}。）"]
+        period, extended = extended, None
+    else:
+        lines = [f"按您说的{found.shown}{deadline.event}推算，{deadline.last_day_label}是{long_date(period.last_day)}。"]
+    if found.note:
+        lines.append(f"（{found.note}。）")
+    lines += _calendar_notes(period)
+    if extended is not None:
+        lines.append(f"{deadline.extension['text']}，延长后最晚是{long_date(extended.last_day)}。")
         lines += [n for n in _calendar_notes(extended) if n not in lines]
     passed = (extended or period).last_day < today
     if passed:

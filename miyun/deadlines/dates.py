@@ -29,6 +29,10 @@ _REL_MONTH = re.compile(rf"(?P<rm>上上个?月|上个?月|这个?月|本月)\s*
 _REL_WEEK = re.compile(r"(?P<rw>上上个?|上个?|这个?|本)?(?:周|星期|礼拜)(?P<w>[一二三四五六日天1-7])")
 _REL_DAY = re.compile(r"大前天|前天|昨天|昨日|今天|今日|(?P<n>\d{1,2}|[一二两三四五六七八九十]{1,2})天(?:以|之)?前")
 _DAY_ONLY = re.compile(rf"(?<![\d月.\-/])(?P<d>\d{{1,2}}|{_CN}{{1,3}})\s*号(?!楼|院|线|房|门|窗|车)")
+# A year said apart from the day: "2023年借给他 … 说好九月十日还", "12月18号 … 2025年的事".
+_LONE_YEAR = re.compile(rf"(?<!\d)(?P<y>\d{{4}})\s*年(?!\s*(?:{_NUM})\s*月)")
+# The day counting starts from is the one the resident received or learned something on.
+_TRIGGER_AFTER = re.compile(r"^\s*(?:才|就|被|给)?(?:收到|送达|送到|送来|拿到|签收|接到|寄到|知道|发现|受的?伤|摔伤|生效|离职|辞退|开除|到期)")
 _MONTH_ONLY = re.compile(rf"(?:(?P<y>\d{{4}})\s*年\s*|(?P<yw>今年|去年|前年))?(?P<m>{_NUM})\s*月(?:份)?(?!\s*{_NUM})")
 
 
@@ -42,6 +46,7 @@ class Found:
     note: str = ""              # the reading that was assumed (year, 10/8)
     problem: str = ""           # lunar | impossible | month_only
     span: tuple[int, int] = (0, 0)
+    month_day: tuple[int, int] | None = None   # set when the year was assumed
 
     @property
     def ok(self) -> bool:
@@ -96,13 +101,14 @@ def _assume_year(today: dt.date, month: int, day: int, m: re.Match) -> Found:
     """No year given: this year, unless that day is still to come (then last year)."""
     this_year = _make(today.year, month, day)
     if this_year is not None and this_year <= today:
-        return Found(this_year, m.group(0), _md(month, day), f"您没有说年份，按今年（{today.year}年）算", span=m.span())
+        return Found(this_year, m.group(0), _md(month, day), f"您没有说年份，按今年（{today.year}年）算", span=m.span(),
+                     month_day=(month, day))
     last_year = _make(today.year - 1, month, day)
     if last_year is None:
         return _impossible(m, m.group(0), None, month, day)
     reason = f"今年的{_md(month, day)}还没到" if this_year is not None else f"{today.year}年没有{_md(month, day)}"
     return Found(last_year, m.group(0), _md(month, day),
-                 f"您没有说年份；{reason}，按去年（{today.year - 1}年）算", span=m.span())
+                 f"您没有说年份；{reason}，按去年（{today.year - 1}年）算", span=m.span(), month_day=(month, day))
 
 
 def find(text: str, today: dt.date) -> Found | None:
@@ -201,4 +207,28 @@ def find(text: str, today: dt.date) -> Found | None:
         if m and cn_number(m.group("m")) and 1 <= cn_number(m.group("m")) <= 12:
             return Found(written=m.group(0), problem="month_only", span=m.span())
         return None
-    return min(candidates, key=lambda c: c[0])[1]
+    return _with_lone_year(text, _choose(text, candidates), today)
+
+
+def _choose(text: str, candidates: list[tuple[int, Found]]) -> Found:
+    """The earliest date, unless another one is the day something was received or learned."""
+    ordered = [f for _, f in sorted(candidates, key=lambda c: c[0])]
+    triggered = [f for f in ordered if f.ok and _TRIGGER_AFTER.match(text[f.span[1]:])]
+    return triggered[0] if triggered else ordered[0]
+
+
+def _with_lone_year(text: str, found: Found, today: dt.date) -> Found:
+    """A day without a year takes the year said elsewhere in the message, if there is one."""
+    if not found.month_day:
+        return found
+    years = {int(m.group("y")) for m in _LONE_YEAR.finditer(text)}
+    if len(years) != 1:
+        return found
+    year = years.pop()
+    month, day = found.month_day
+    d = _make(year, month, day)
+    if d is None:
+        return Found(written=found.written, shown=f"{year}年{_md(month, day)}", problem="impossible",
+                     span=found.span, note=f"日历上没有{year}年{_md(month, day)}这一天")
+    return Found(d, found.written, _full(d), found.note.split("；")[0] if found.note.startswith("“") else "",
+                 span=found.span)

@@ -7,6 +7,7 @@ assistant without retraining.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
@@ -21,6 +22,8 @@ KINDS = (
 # Offered as buttons when a dated question does not say which deadline it means.
 COMMON_KINDS = ("reconsideration", "admin_litigation", "labour_arbitration", "appeal_judgment",
                 "limitation", "injury_recognition", "accident_review")
+# "不想复议，直接去法院告": a procedure the resident rules out does not point at its deadline.
+_DECLINED = re.compile(r"(?:不想|不打算|不用|不要|不愿意?|没有?|不)(?:申请)?(?:行政)?(复议|仲裁|上诉|起诉|复核)")
 _TEXT_FIELDS = ("name", "trigger", "event", "last_day_label", "source")
 
 
@@ -169,6 +172,7 @@ class KindGuess:
 
 def detect(text: str, deadlines: dict[str, Deadline]) -> KindGuess:
     """Which deadline `text` is about, by the table's keywords; a tie is reported, not guessed."""
+    text = _DECLINED.sub("", text)
     scores = sorted(((d.score(text), kind) for kind, d in deadlines.items()), key=lambda s: -s[0])
     scores = [(s, k) for s, k in scores if s > 0]
     if not scores:
