@@ -10,6 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import context
 from actions.feedback import feedback_buttons
+from miyun.answers import chinese_number
 from miyun.deadlines import reply, rules
 from miyun.normalize import normalize
 from miyun.store import ContentUnavailable
@@ -42,6 +43,7 @@ class ActionDeadlineDate(Action):
             entity_kind=context.latest_entity(tracker, "deadline_kind"),
             entity_start=context.latest_entity(tracker, "deadline_start"),
             remembered=tracker.get_slot("deadline_kind"),
+            number=chinese_number,
         )
         buttons = out.buttons + (feedback_buttons(f"deadline-{out.kind}") if out.result else [])
         dispatcher.utter_message(text=out.text, buttons=buttons)

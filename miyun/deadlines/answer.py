@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Callable
 
 from miyun.deadlines import dates, periods
 from miyun.deadlines.rules import Deadline
@@ -18,16 +19,15 @@ def long_date(day: dt.date) -> str:
     return f"{day.year}年{day.month}月{day.day}日（{periods.weekday_name(day)}）"
 
 
-def _chinese_number(n: int) -> str:
-    from miyun.answers import chinese_number   # the project's one article-number wording
+# How article numbers are written; the action passes the knowledge base's Chinese numerals (第二十条)
+# so deadline answers cite like every other answer. This package imports nothing of the rest.
+Numbering = Callable[[int], str]
 
-    return chinese_number(n)
 
-
-def basis_line(deadline: Deadline) -> str:
+def basis_line(deadline: Deadline, number: Numbering = str) -> str:
     items = []
     for item in deadline.legal_basis:
-        arts = "、".join(f"第{_chinese_number(a)}条" for a in item.get("articles") or [])
+        arts = "、".join(f"第{number(a)}条" for a in item.get("articles") or [])
         items.append(f"《{item['law']}》{arts}")
     return "法律依据：" + "；".join(items)
 
@@ -66,7 +66,8 @@ def _calendar_notes(period: periods.Period) -> list[str]:
     return notes
 
 
-def date_answer(deadline: Deadline, found: dates.Found, today: dt.date, extension_asked: bool = False) -> DateAnswer:
+def date_answer(deadline: Deadline, found: dates.Found, today: dt.date, extension_asked: bool = False,
+                number: Numbering = str) -> DateAnswer:
     """The full answer for a dated question whose date was understood.
 
     `extension_asked` ("说要延期，延长以后最晚哪天"): the extended last day leads and is the result.
@@ -95,17 +96,17 @@ def date_answer(deadline: Deadline, found: dates.Found, today: dt.date, extensio
     lines.append(rule_line(deadline))
     if deadline.note:
         lines.append(deadline.note)
-    lines.append(basis_line(deadline))
+    lines.append(basis_line(deadline, number))
     lines.append(ESTIMATE)
     return DateAnswer("\n".join(lines), period, extended, passed)
 
 
-def rule_only(deadline: Deadline) -> str:
+def rule_only(deadline: Deadline, number: Numbering = str) -> str:
     """A deadline asked about without a date: the rule, its basis, and a request for the date."""
     return "\n".join(filter(None, [
         rule_line(deadline),
         deadline.note,
-        basis_line(deadline),
+        basis_line(deadline, number),
         f"告诉我具体日期（{deadline.trigger}，例如：9月10号），我帮您推算最后一天是哪天。",
     ]))
 

@@ -43,7 +43,8 @@ def _from_iso(value: str | None) -> dates.Found | None:
 
 
 def respond(text: str, today: dt.date, table: dict[str, rules.Deadline], *, entity_kind: str | None = None,
-            entity_start: str | None = None, remembered: str | None = None) -> Reply:
+            entity_start: str | None = None, remembered: str | None = None,
+            number: answer.Numbering = str) -> Reply:
     """The reply to a (normalised) message asking about a deadline."""
     guess = rules.detect(text, table)
     kind = entity_kind if entity_kind in table else guess.kind
@@ -61,6 +62,7 @@ def respond(text: str, today: dt.date, table: dict[str, rules.Deadline], *, enti
         return Reply(answer.ASK_KIND_TEXT if start else answer.ASK_KIND_NO_DATE_TEXT,
                      [kind_button(table[k], start) for k in offered], found=found)
     if found is None:
-        return Reply(answer.rule_only(table[kind]), kind=kind)
-    result = answer.date_answer(table[kind], found, today, extension_asked=bool(EXTENSION_ASKED.search(text)))
+        return Reply(answer.rule_only(table[kind], number), kind=kind)
+    result = answer.date_answer(table[kind], found, today, extension_asked=bool(EXTENSION_ASKED.search(text)),
+                                number=number)
     return Reply(result.text, kind=kind, found=found, result=result)
