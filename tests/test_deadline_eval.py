@@ -74,3 +74,10 @@ def test_every_question_is_routed_to_the_deadline_action():
     cue = DeadlineCue({}, None, None, patterns)
     missed = [c["q"] for c in CASES if not cue.is_deadline_question(normalize(c["q"]))]
     assert not missed, missed
+
+
+def test_date_answers_fit_a_phone_screen(table):
+    """Issue 13 §4: no first reply over 400 characters."""
+    for case in CASES:
+        out = reply.respond(normalize(case["q"]), _date(case["today"]), table)
+        assert len(out.text) <= 400, (len(out.text), case["q"])

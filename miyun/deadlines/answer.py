@@ -9,8 +9,8 @@ from miyun.deadlines import dates, periods
 from miyun.deadlines.rules import Deadline
 
 # Every date answer ends with this: the bot estimates, the authority's own count decides.
-ESTIMATE = "以上是按您说的日期做的估算，实际以受理机关（法院、行政机关等）的计算为准；期限临近请尽早提交，拿不准可拨打12348咨询。"
-PASSED = "按这个推算，期限已经过了。如果中间有中断、中止或正当理由耽误的情形，结果可能不同，请尽快拨打12348咨询。"
+ESTIMATE = "以上是按您说的日期做的估算，实际以受理机关的计算为准；拿不准请拨打12348。"
+PASSED = "按这个推算期限已过；如有中断、中止或正当理由耽误，结果可能不同，请尽快拨打12348。"
 UNIT_WORDS = {"day": "日", "month": "个月", "year": "年", "workday": "个工作日"}
 
 
@@ -34,14 +34,13 @@ def basis_line(deadline: Deadline, number: Numbering = str) -> str:
 
 def rule_line(deadline: Deadline) -> str:
     """The rule in plain words."""
-    period = f"{deadline.length}{UNIT_WORDS[deadline.unit]}"
-    head = f"规则：{deadline.name}的期限是自{deadline.trigger}起{period}"
+    head = f"规则：自{deadline.trigger}起{deadline.length}{UNIT_WORDS[deadline.unit]}"
     if deadline.unit == "workday":
-        how = "只数法定工作日（调休上班的周末也算），当天不算"
+        how = "只数法定工作日（含调休上班日），当天不算"
     elif deadline.unit == "day":
-        how = "当天不算，从第二天算起；最后一天是周末或法定节假日的，顺延到之后的第一个工作日"
+        how = "当天不算；最后一天逢周末或法定节假日，顺延到之后第一个工作日"
     else:
-        how = "到期月的对应日为最后一天（没有对应日的为该月最后一天）；最后一天是周末或法定节假日的，顺延到之后的第一个工作日"
+        how = "到期月的对应日为最后一天（没有对应日取月末）；逢周末或法定节假日顺延"
     return f"{head}，{how}。"
 
 
@@ -57,12 +56,12 @@ def _calendar_notes(period: periods.Period) -> list[str]:
     notes = []
     if period.moved:
         names = "、".join(period.moved_over)
-        notes.append(f"按日历算是{long_date(period.nominal)}，那天是{names}休息日，顺延到{long_date(period.last_day)}。")
+        notes.append(f"按日历是{long_date(period.nominal)}，逢{names}休息，顺延到这一天。")
     if period.ends_on_in_lieu_workday:
         notes.append("这一天是调休上班日，按工作日计算，不顺延。")
     if period.unchecked_years:
         years = "、".join(f"{y}年" for y in period.unchecked_years)
-        notes.append(f"注意：{years}的法定节假日安排不在日历数据里，未能核对节假日顺延，只按周末推算；请以当年公布的放假安排为准。")
+        notes.append(f"注意：{years}的法定节假日安排不在日历数据里，未能核对节假日顺延，只按周末算；请以当年放假安排为准。")
     return notes
 
 
