@@ -10,10 +10,10 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import context
 from actions.feedback import feedback_buttons
-from miyun.answers import chinese_number
 from miyun.deadlines import reply, rules
-from miyun.normalize import normalize
-from miyun.store import ContentUnavailable
+from miyun.knowledge.answers import chinese_number
+from miyun.knowledge.store import ContentUnavailable
+from miyun.text import normalize
 
 logger = logging.getLogger(__name__)
 

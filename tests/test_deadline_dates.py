@@ -4,7 +4,7 @@ import datetime as dt
 import pytest
 
 from miyun.deadlines.dates import cn_number, find
-from miyun.normalize import normalize
+from miyun.text import normalize
 
 TODAY = dt.date(2026, 12, 1)     # a Tuesday
 D = dt.date

@@ -13,7 +13,7 @@ import yaml
 
 from miyun.deadlines import reply, rules
 from miyun.deadlines.answer import long_date
-from miyun.normalize import normalize
+from miyun.text import normalize
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES = yaml.safe_load((ROOT / "tests" / "deadline_eval.yml").read_text(encoding="utf-8"))

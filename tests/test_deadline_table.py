@@ -4,9 +4,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from miyun import content
 from miyun.deadlines import rules
-from miyun.normalize import normalize
+from miyun.knowledge import content
+from miyun.text import normalize
 
 ROOT = Path(__file__).resolve().parent.parent
 
