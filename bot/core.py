@@ -9,6 +9,7 @@ from bot import inputs
 from bot.logging_setup import hash_sender
 from bot.rasa_client import RasaClient
 from bot.ratelimit import RATE_LIMITED_TEXT, RateLimiter
+from bot.script import SIMPLIFIED, ScriptMemory
 
 log = logging.getLogger("bot.turn")
 
@@ -20,6 +21,7 @@ class Turn:
     note: str = ""
     kind: str = "answer"          # answer | fallback | empty_input | rate_limited | static
     rasa_called: bool = False
+    script: str = SIMPLIFIED      # the resident's script, for the renderer (bot/script.py)
 
 
 class Conversation:
@@ -29,9 +31,11 @@ class Conversation:
         self.rasa = rasa
         self.limiter = limiter
         self.max_input_chars = max_input_chars
+        self.scripts = ScriptMemory()
 
     async def text(self, sender: str, text: Any, *, timeout_s: float | None = None) -> Turn:
         """A message the user typed (or a payload they chose)."""
+        self.scripts.observe(sender, text if isinstance(text, str) else "")
         if not self.limiter.allow(sender):
             return self._log(sender, Turn(messages=[_msg(sender, RATE_LIMITED_TEXT)], kind="rate_limited"))
         raw = text if isinstance(text, str) else ""
@@ -60,8 +64,8 @@ class Conversation:
         turn = Turn(messages=reply.messages, note=note, kind="answer" if reply.ok else "fallback", rasa_called=True)
         return self._log(sender, turn, ms=reply.elapsed_ms, in_chars=len(message))
 
-    @staticmethod
-    def _log(sender: str, turn: Turn, ms: float = 0.0, in_chars: int = 0) -> Turn:
+    def _log(self, sender: str, turn: Turn, ms: float = 0.0, in_chars: int = 0) -> Turn:
+        turn.script = self.scripts.get(sender)
         log.info("turn sender=%s kind=%s in_chars=%d out_msgs=%d rasa_ms=%.0f",
                  hash_sender(sender), turn.kind, in_chars, len(turn.messages), ms)
         return turn

@@ -3,11 +3,16 @@
 Rasa messages are dicts with optional `text`, `buttons` ([{title, payload}]), `image`, `custom`.
 Every channel gets the same content: texts in order, images as links (or <img> on the web),
 buttons as numbered lines (WeChat), inline keyboards (Telegram) or <button>s (web).
+`script` (bot/script.py) is the resident's script: texts and button titles, including the fixed
+hints added here, are converted in `normalise` and `_fixed`, the one place for every channel;
+payloads never are.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
+
+from bot.script import to_script
 
 WECHAT_MAX_BYTES = 2048       # WeChat text message limit, UTF-8 bytes
 TELEGRAM_MAX_UNITS = 4096     # Telegram text limit (counted here in UTF-16 code units, the strict reading)
@@ -34,9 +39,14 @@ def _safe_url(url: Any) -> str:
     return url.strip() if isinstance(url, str) and url.strip().lower().startswith(("https://", "http://")) else ""
 
 
-def normalise(messages: Iterable[dict[str, Any]], note: str = "") -> list[Item]:
-    """Rasa messages -> Items; `note` (e.g. the truncation notice) becomes the first item."""
-    items: list[Item] = [Item(text=note)] if note else []
+def _fixed(text: str, script: str | None) -> str:
+    """A fixed text of the renderer in the resident's script."""
+    return to_script(text, script)
+
+
+def normalise(messages: Iterable[dict[str, Any]], note: str = "", script: str | None = None) -> list[Item]:
+    """Rasa messages -> Items in the resident's script; `note` (e.g. the truncation notice) comes first."""
+    items: list[Item] = [Item(text=to_script(note, script))] if note else []
     for msg in messages:
         if not isinstance(msg, dict):
             continue
@@ -45,11 +55,11 @@ def normalise(messages: Iterable[dict[str, Any]], note: str = "") -> list[Item]:
         if not text and isinstance(custom, dict) and isinstance(custom.get("text"), str):
             text = custom["text"]
         buttons = [
-            Button(str(b.get("title", "")).strip(), str(b.get("payload", "")).strip())
+            Button(to_script(str(b.get("title", "")).strip(), script), str(b.get("payload", "")).strip())
             for b in (msg.get("buttons") or [])
             if isinstance(b, dict) and str(b.get("title", "")).strip() and str(b.get("payload", "")).strip()
         ]
-        item = Item(text=text.strip(), image=_safe_url(msg.get("image")), buttons=buttons)
+        item = Item(text=to_script(text.strip(), script), image=_safe_url(msg.get("image")), buttons=buttons)
         if item.text or item.image or item.buttons:
             items.append(item)
     return items
@@ -108,21 +118,21 @@ class WeChatOut:
     choices: list[str]            # payload of button n is choices[n-1]
 
 
-def render_wechat(messages: Iterable[dict[str, Any]], note: str = "") -> WeChatOut:
+def render_wechat(messages: Iterable[dict[str, Any]], note: str = "", script: str | None = None) -> WeChatOut:
     blocks: list[str] = []
     choices: list[str] = []
-    for item in normalise(messages, note):
+    for item in normalise(messages, note, script):
         lines = []
         if item.text:
             lines.append(item.text)
         if item.image:
-            lines.append(IMAGE_LABEL + item.image)
+            lines.append(_fixed(IMAGE_LABEL, script) + item.image)
         for button in item.buttons:
             choices.append(button.payload)
             lines.append(f"{len(choices)}. {button.title}")
         blocks.append("\n".join(lines))
     if choices:
-        blocks.append(WECHAT_CHOICE_HINT)
+        blocks.append(_fixed(WECHAT_CHOICE_HINT, script))
     text = "\n\n".join(b for b in blocks if b)
     return WeChatOut(parts=split_text(text, WECHAT_MAX_BYTES, utf8_len) if text else [], choices=choices)
 
@@ -135,11 +145,11 @@ class TelegramOut:
     buttons: list[Button] = field(default_factory=list)   # one button per keyboard row
 
 
-def render_telegram(messages: Iterable[dict[str, Any]], note: str = "") -> list[TelegramOut]:
+def render_telegram(messages: Iterable[dict[str, Any]], note: str = "", script: str | None = None) -> list[TelegramOut]:
     out: list[TelegramOut] = []
-    for item in normalise(messages, note):
-        text = "\n".join(x for x in (item.text, IMAGE_LABEL + item.image if item.image else "") if x)
-        text = text or TELEGRAM_BUTTONS_ONLY_TEXT
+    for item in normalise(messages, note, script):
+        text = "\n".join(x for x in (item.text, _fixed(IMAGE_LABEL, script) + item.image if item.image else "") if x)
+        text = text or _fixed(TELEGRAM_BUTTONS_ONLY_TEXT, script)
         chunks = split_text(text, TELEGRAM_MAX_UNITS, utf16_len)
         out.extend(TelegramOut(text=c) for c in chunks[:-1])
         out.append(TelegramOut(text=chunks[-1], buttons=item.buttons))
@@ -148,9 +158,9 @@ def render_telegram(messages: Iterable[dict[str, Any]], note: str = "") -> list[
 
 # ---------------------------------------------------------------- web
 
-def render_web(messages: Iterable[dict[str, Any]], note: str = "") -> list[dict[str, Any]]:
+def render_web(messages: Iterable[dict[str, Any]], note: str = "", script: str | None = None) -> list[dict[str, Any]]:
     out = []
-    for item in normalise(messages, note):
+    for item in normalise(messages, note, script):
         msg: dict[str, Any] = {}
         if item.text:
             msg["text"] = item.text

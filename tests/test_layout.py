@@ -25,8 +25,9 @@ RULES: dict[str, set[str]] = {
     "miyun.text": set(),
     "miyun.db": set(),
     "miyun.locks": set(),  # Rasa's lock store for the cluster (endpoints.yml names it)
-    "miyun.nlu": {"miyun.text"},
-    "miyun.knowledge": {"miyun.settings", "miyun.text", "miyun.db", "miyun.referrals"},
+    "miyun.deadlines": set(),
+    "miyun.nlu": {"miyun.text", "miyun.deadlines"},
+    "miyun.knowledge": {"miyun.settings", "miyun.text", "miyun.db", "miyun.referrals", "miyun.deadlines"},
     "miyun.referrals": {"miyun.settings", "miyun.text", "miyun.db", "miyun.knowledge"},
     "miyun.staff": {"miyun.settings", "miyun.text", "miyun.db", "miyun.knowledge", "miyun.referrals"},
     "actions": {"miyun"},

@@ -308,6 +308,15 @@ def load(content_dir: Path) -> Content:
     from miyun.knowledge.statutes import source_problems
 
     problems.extend(Problem(*p) for p in source_problems(content_dir))
+    deadlines_file = content_dir / "deadlines.yml"
+    if deadlines_file.exists():
+        from miyun.deadlines.rules import validate as validate_deadlines
+
+        data = _read_yaml(deadlines_file, problems)
+        if data is not None:
+            entries, found = validate_deadlines(data)
+            problems += [Problem("deadlines.yml", entry, fld, message) for entry, fld, message in found]
+            content.settings["deadlines"] = entries
 
     settings_file = content_dir / "settings.yml"
     if settings_file.exists():
