@@ -125,10 +125,27 @@ def start_rasa(port: int, action_port: int, model: Path = MODEL, log: Optional[P
     return Server(name, f"http://127.0.0.1:{port}", "/status", proc, log)
 
 
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def gateway_env(port: int, rasa_url: str, **env: str) -> dict[str, str]:
+    """The gateway's environment as `make run`, the tests and the benches start it: on loopback.
+
+    The console's cookies are Secure by default, but this gateway speaks plain HTTP on 127.0.0.1, where
+    browsers that do not count http://127.0.0.1 as a secure context (Safari, older Firefox) would drop a
+    Secure cookie: the login form's CSRF cookie never comes back and staff could not log in. Nothing on
+    loopback crosses a network, so here, and only when the operator has not chosen, the opt-out is set.
+    """
+    extra = {"MIYUN_GATEWAY_PORT": str(port), "MIYUN_GATEWAY_HOST": "127.0.0.1", "MIYUN_RASA_URL": rasa_url, **env}
+    chosen = env.get("MIYUN_STAFF_SECURE_COOKIES", os.environ.get("MIYUN_STAFF_SECURE_COOKIES", "")).strip()
+    if not chosen and extra["MIYUN_GATEWAY_HOST"] in LOOPBACK_HOSTS:
+        extra["MIYUN_STAFF_SECURE_COOKIES"] = "false"
+    return base_env(**extra)
+
+
 def start_gateway(port: int, rasa_url: str, log: Optional[Path] = None, name: str = "gateway", **env: str) -> Server:
     cmd = [str(VENV_BIN / "python"), "-m", "bot"]
-    extra = {"MIYUN_GATEWAY_PORT": str(port), "MIYUN_GATEWAY_HOST": "127.0.0.1", "MIYUN_RASA_URL": rasa_url, **env}
-    proc = _spawn(name, cmd, base_env(**extra), log)
+    proc = _spawn(name, cmd, gateway_env(port, rasa_url, **env), log)
     return Server(name, f"http://127.0.0.1:{port}", "/healthz", proc, log)
 
 
