@@ -47,6 +47,9 @@ class Settings:
     # Where referrals, feedback, unanswered questions and content versions live: empty = the SQLite
     # file var/runtime.db (embedded); postgresql://user:pass@host:port/db = shared by a cluster's replicas.
     runtime_dsn: str = field(default_factory=lambda: _env("MIYUN_RUNTIME_DSN", ""), repr=False)
+    # Rasa's HTTP API (trackers with every slot, events, model replacement): off when empty; when set, on
+    # and every call needs ?token=… (scripts/rasa_serve.py). The gateway needs only the REST channel.
+    rasa_token: str = field(default_factory=lambda: _env("MIYUN_RASA_TOKEN", ""), repr=False)
 
     @property
     def dictionary_dir(self) -> Path:
