@@ -95,7 +95,7 @@ def create_app(settings: GatewaySettings, *, rasa: RasaClient | None = None,
     routes.append(Mount("/staff", app=staff))
 
     app = Starlette(routes=routes + [Route("/healthz", healthz)] + web.routes(),
-                    middleware=[Middleware(SecurityHeaders)], lifespan=lifespan)
+                    middleware=[Middleware(SecurityHeaders, hsts_max_age=settings.hsts_max_age)], lifespan=lifespan)
     app.state.settings = settings
     app.state.conversation = conversation
     app.state.rasa = rasa

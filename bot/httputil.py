@@ -34,10 +34,14 @@ _HEADERS = [
 
 
 class SecurityHeaders:
-    """Pure ASGI middleware adding security headers to every HTTP response."""
+    """Pure ASGI middleware adding security headers to every HTTP response (HSTS when `hsts_max_age` > 0)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, hsts_max_age: int = 0) -> None:
         self.app = app
+        self.headers = list(_HEADERS)
+        if hsts_max_age > 0:
+            # No includeSubDomains: the domain's other hosts are not ours to pin to HTTPS.
+            self.headers.append((b"strict-transport-security", f"max-age={hsts_max_age}".encode()))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -48,7 +52,7 @@ class SecurityHeaders:
             if message["type"] == "http.response.start":
                 existing = {k.lower() for k, _ in message.get("headers", [])}
                 message["headers"] = list(message.get("headers", [])) + [
-                    (k, v) for k, v in _HEADERS if k not in existing]
+                    (k, v) for k, v in self.headers if k not in existing]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -116,12 +116,9 @@ class RasaClient:
         return RasaReply(messages=_valid_messages(sender, resp.json()))
 
     async def healthy(self, timeout_s: float = 2.0) -> bool:
-        """True when Rasa's `/status` (or `/`) answers 200."""
-        for path in ("/status", "/"):
-            try:
-                resp = await asyncio.wait_for(self._client.get(self.base_url + path), timeout_s)
-                if resp.status_code == 200:
-                    return True
-            except (asyncio.TimeoutError, httpx.HTTPError, OSError):
-                return False
-        return False
+        """True when Rasa's `/` answers 200 (it does once the model is loaded; the HTTP API may be off)."""
+        try:
+            resp = await asyncio.wait_for(self._client.get(self.base_url + "/"), timeout_s)
+            return resp.status_code == 200
+        except (asyncio.TimeoutError, httpx.HTTPError, OSError):
+            return False

@@ -21,10 +21,12 @@ from telegram.error import NetworkError, RetryAfter, TelegramError
 from telegram.ext import (
     Application,
     ApplicationBuilder,
+    ApplicationHandlerStop,
     CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
     MessageHandler,
+    TypeHandler,
     filters,
 )
 from telegram.request import HTTPXRequest
@@ -43,6 +45,9 @@ UNSUPPORTED_TEXT = (
 UNKNOWN_COMMAND_TEXT = "可用的命令：/start 开始，/help 或 /menu 查看我能做什么。也可以直接输入您的问题。"
 EXPIRED_BUTTON_TEXT = "这个按钮已过期，请重新提问，或发送 /menu 查看我能做什么。"
 BAD_LOCATION_TEXT = "抱歉，没有读到有效的位置，请重新发送。"
+# Groups share one conversation (one form, one referral summary) among all members: private chats only.
+GROUP_REFUSAL_TEXT = "为保护您的隐私，本助手只在私聊中回答。请点开助手头像发私信咨询，或拨打12348公共法律服务热线。"
+GROUP_REFUSAL_EVERY_S = 3600.0    # at most one refusal per group per hour (then it leaves the group)
 
 CALLBACK_MAX_BYTES = 64           # Telegram's callback_data limit
 MAX_WEBHOOK_BYTES = 1_000_000
@@ -81,6 +86,7 @@ class TelegramState:
     """What the handlers need, kept in `application.bot_data`."""
     conversation: Conversation
     callbacks: CallbackStore = field(default_factory=CallbackStore)
+    refused_groups: OrderedDict = field(default_factory=OrderedDict)   # chat id -> last refusal (monotonic)
 
 
 def _state(context: ContextTypes.DEFAULT_TYPE) -> TelegramState:
@@ -119,6 +125,48 @@ async def _send_with_retry(context: ContextTypes.DEFAULT_TYPE, chat_id: int, tex
             if attempt:
                 raise
             await asyncio.sleep(0.5)
+
+
+def _private(chat) -> bool:
+    return chat is not None and chat.type == "private"
+
+
+def _not_private(update: Update) -> bool:
+    """The update comes from a group, supergroup or channel (a button under a group message included)."""
+    if update.callback_query is not None:
+        message = update.callback_query.message
+        return message is not None and not _private(message.chat)
+    return update.effective_chat is not None and not _private(update.effective_chat)
+
+
+async def private_only(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Runs before every handler: anything not from a private chat never reaches Rasa.
+
+    A group gets one short refusal (at most hourly) and the bot leaves it; a button pressed under a
+    group message gets the refusal as an alert.
+    """
+    if not isinstance(update, Update) or not _not_private(update):
+        return
+    chat = update.effective_chat
+    if update.callback_query is not None:
+        try:
+            await update.callback_query.answer(GROUP_REFUSAL_TEXT, show_alert=True)
+        except TelegramError:
+            pass
+        raise ApplicationHandlerStop
+    refused, now = _state(context).refused_groups, time.monotonic()
+    if chat is not None and now - refused.get(chat.id, -GROUP_REFUSAL_EVERY_S) >= GROUP_REFUSAL_EVERY_S:
+        refused[chat.id] = now
+        while len(refused) > 10_000:
+            refused.popitem(last=False)
+        log.info("telegram_group_refused type=%s", chat.type)
+        try:
+            if chat.type != "channel":
+                await context.bot.send_message(chat_id=chat.id, text=GROUP_REFUSAL_TEXT)
+            await context.bot.leave_chat(chat_id=chat.id)
+        except TelegramError as exc:
+            log.warning("telegram_group_refusal_failed error=%s", type(exc).__name__)
+    raise ApplicationHandlerStop
 
 
 async def on_start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -202,6 +250,8 @@ def build_application(token: str, conversation: Conversation, *, api_base: str, 
         builder = builder.updater(None)
     app = builder.build()
     app.bot_data[_STATE_KEY] = TelegramState(conversation=conversation)
+    # Group -1 runs first and stops every other handler for non-private chats.
+    app.add_handler(TypeHandler(Update, private_only), group=-1)
     app.add_handler(CommandHandler("start", on_start, filters=_MESSAGES))
     app.add_handler(CommandHandler(["help", "menu"], on_help, filters=_MESSAGES))
     app.add_handler(CallbackQueryHandler(on_button))

@@ -30,6 +30,7 @@ from bot.rasa_client import FALLBACK_TEXT
 from bot.render import WeChatOut, render_wechat
 from bot.wechat_api import WeChatAPI
 from bot.wechat_crypto import WeChatCrypto, WeChatCryptoError, check_signature
+from bot.wechat_replay import WINDOW_S, ReplayGuard
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,9 @@ BAD_LOCATION_TEXT = "抱歉，没有读到有效的位置。请重新发送位�
 
 MAX_BODY_BYTES = 64 * 1024
 CHOICE_TTL_S = 600.0          # a numbered button can be chosen for 10 minutes
-DEDUPE_TTL_S = 300.0          # WeChat retries 3 times within ~15 s; keep keys well beyond that
+# WeChat retries 3 times within ~15 s; keep keys until no call with that message's timestamp can pass the
+# replay window (a timestamp up to WINDOW_S ahead of our clock is accepted for WINDOW_S more).
+DEDUPE_TTL_S = 2 * WINDOW_S + 60
 MAX_PENDING = 50_000
 SUCCESS = "success"
 
@@ -120,6 +123,7 @@ class WeChatChannel:
     crypto: WeChatCrypto | None = None
     menu_keys: dict[str, str] = field(default_factory=dict)
     choices: ChoiceMemory = field(default_factory=ChoiceMemory)
+    replay: ReplayGuard = field(default_factory=ReplayGuard)
     _pending: OrderedDict = field(default_factory=OrderedDict)
     _background: set = field(default_factory=set)
 
@@ -140,6 +144,8 @@ class WeChatChannel:
         q = request.query_params
         if not check_signature(self.token, q.get("signature", ""), q.get("timestamp", ""), q.get("nonce", "")):
             return PlainTextResponse("forbidden", status_code=403)
+        if not self.replay.fresh(q.get("timestamp", "")):
+            return PlainTextResponse("forbidden", status_code=403)
         return PlainTextResponse(q.get("echostr", ""))
 
     async def receive(self, request: Request) -> Response:
@@ -148,6 +154,9 @@ class WeChatChannel:
         q = request.query_params
         timestamp, nonce = q.get("timestamp", ""), q.get("nonce", "")
         if not check_signature(self.token, q.get("signature", ""), timestamp, nonce):
+            return PlainTextResponse("forbidden", status_code=403)
+        if not self.replay.fresh(timestamp):
+            log.warning("wechat_stale_timestamp")
             return PlainTextResponse("forbidden", status_code=403)
         safe_mode = q.get("encrypt_type", "").lower() == "aes"
         try:
@@ -175,6 +184,10 @@ class WeChatChannel:
         openid, account = fields.get("FromUserName", ""), fields.get("ToUserName", "")
         if not openid or not account:
             return PlainTextResponse("bad request", status_code=400)
+        # A (timestamp, nonce) already used for another message is a replay; WeChat's retry of this one is not.
+        if not self.replay.claim(timestamp, nonce, self._key(fields)):
+            log.warning("wechat_replay_refused sender=%s", hash_sender("wx:" + openid))
+            return PlainTextResponse("forbidden", status_code=403)
 
         out = await self._answer(fields, started)
         if out is None or not out.parts:
@@ -188,7 +201,7 @@ class WeChatChannel:
 
     def _key(self, f: dict[str, str]) -> str:
         if f.get("MsgId"):
-            return "m:" + f["MsgId"]
+            return f"m:{f.get('FromUserName')}:{f['MsgId']}"
         return f"e:{f.get('FromUserName')}:{f.get('CreateTime')}:{f.get('Event', '')}"
 
     async def _answer(self, fields: dict[str, str], started: float) -> WeChatOut | None:

@@ -9,11 +9,13 @@ from pathlib import Path
 from typing import Optional
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from console import auth, content_routes, insight_routes, referral_routes, user_routes
 from console.context import Console
+from console.limits import FormLimits
 from miyun.settings import Settings, StaffSettings
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -60,6 +62,6 @@ def create_console(core: Optional[Settings] = None, staff: Optional[StaffSetting
         Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="staff_static"),
     ]
     routes += [Route(path, handler, methods=[method]) for method, path, handler in ROUTES]
-    app = Starlette(routes=routes)
+    app = Starlette(routes=routes, middleware=[Middleware(FormLimits, max_bytes=console.staff.max_form_bytes)])
     app.state.console = console
     return app

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import sqlite3
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -38,7 +39,8 @@ async def user_create(request: Request) -> Response:
     if problem:
         return redirect(request, "/users", err=problem)
     try:
-        c.users.create_user(name, hash_password(form_str(form, "password")), role, towns, user(request)["name"])
+        password_hash = await run_in_threadpool(hash_password, form_str(form, "password"))  # argon2: off the loop
+        c.users.create_user(name, password_hash, role, towns, user(request)["name"])
     except ValueError as exc:
         return redirect(request, "/users", err=str(exc))
     except sqlite3.IntegrityError:
@@ -63,7 +65,8 @@ async def user_update(request: Request) -> Response:
                 return redirect(request, "/users", err=problem or "未知角色。")
             c.users.update_user(name, actor, role=role, towns=towns)
         elif action == "password":
-            c.users.update_user(name, actor, password_hash=hash_password(form_str(form, "password")))
+            password_hash = await run_in_threadpool(hash_password, form_str(form, "password"))
+            c.users.update_user(name, actor, password_hash=password_hash)
         elif action in ("disable", "enable"):
             if name == actor and action == "disable":
                 return redirect(request, "/users", err="不能停用自己的账号。")

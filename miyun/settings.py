@@ -64,6 +64,9 @@ class Settings:
             return dt.date.fromisoformat(self.today_override)
         except ValueError as exc:
             raise ValueError(f"MIYUN_TODAY must be YYYY-MM-DD, got {self.today_override!r}") from exc
+    # Rasa's HTTP API (trackers with every slot, events, model replacement): off when empty; when set, on
+    # and every call needs ?token=… (scripts/rasa_serve.py). The gateway needs only the REST channel.
+    rasa_token: str = field(default_factory=lambda: _env("MIYUN_RASA_TOKEN", ""), repr=False)
 
     @property
     def dictionary_dir(self) -> Path:
@@ -117,6 +120,8 @@ class GatewaySettings:
     max_input_chars: int = field(default_factory=lambda: _int("MIYUN_MAX_INPUT_CHARS", 500))
     log_level: str = field(default_factory=lambda: _env("MIYUN_LOG_LEVEL", "INFO").upper())
     log_salt: str = field(default_factory=lambda: _env("MIYUN_LOG_SALT", ""), repr=False)
+    # Strict-Transport-Security max-age on every gateway response (browsers ignore it over plain HTTP); 0 = off.
+    hsts_max_age: int = field(default_factory=lambda: _int("MIYUN_HSTS_MAX_AGE", 31_536_000))
 
     wechat_token: str = field(default_factory=lambda: _env("WECHAT_TOKEN", ""), repr=False)
     wechat_app_id: str = field(default_factory=lambda: _env("WECHAT_APP_ID", ""))
@@ -145,6 +150,8 @@ class GatewaySettings:
         for name in ("rasa_timeout_s", "wechat_passive_deadline_s"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")
+        if self.hsts_max_age < 0:
+            raise ValueError("MIYUN_HSTS_MAX_AGE must be >= 0")
         if self.rate_limit_per_min < 1 or self.max_input_chars < 1 or self.rasa_max_concurrency < 1:
             raise ValueError("MIYUN_RATE_LIMIT_PER_MIN, MIYUN_MAX_INPUT_CHARS and MIYUN_RASA_MAX_CONCURRENCY must be >= 1")
 
@@ -193,17 +200,22 @@ class StaffSettings:
     """Settings of the staff console (sessions, login limits, where the dashboard reads from)."""
 
     session_hours: float = field(default_factory=lambda: _float("MIYUN_STAFF_SESSION_HOURS", 8.0))
-    secure_cookies: bool = field(default_factory=lambda: _bool("MIYUN_STAFF_SECURE_COOKIES", False))
+    # Secure by default; `false` only for plain HTTP on loopback (`make run` sets it there, see scripts/servers.py).
+    secure_cookies: bool = field(default_factory=lambda: _bool("MIYUN_STAFF_SECURE_COOKIES", True))
     login_max_per_account: int = field(default_factory=lambda: _int("MIYUN_STAFF_LOGIN_MAX_PER_ACCOUNT", 5))
     login_max_per_ip: int = field(default_factory=lambda: _int("MIYUN_STAFF_LOGIN_MAX_PER_IP", 20))
     login_window_min: float = field(default_factory=lambda: _float("MIYUN_STAFF_LOGIN_WINDOW_MIN", 15.0))
     stale_days: int = field(default_factory=lambda: _int("MIYUN_STAFF_STALE_DAYS", 365))
+    # Largest console form body (bytes); bigger ones get 413, multipart ones 415 (no form uploads files).
+    max_form_bytes: int = field(default_factory=lambda: _int("MIYUN_STAFF_MAX_FORM_BYTES", 256 * 1024))
     # Rasa's SQLite tracker store (read-only, for the dashboard); default var/trackers.db.
     tracker_db: Path | None = field(default_factory=lambda: _optional_path("MIYUN_TRACKER_DB"))
 
     def __post_init__(self) -> None:
         if self.session_hours <= 0 or self.login_window_min <= 0:
             raise ValueError("MIYUN_STAFF_SESSION_HOURS and MIYUN_STAFF_LOGIN_WINDOW_MIN must be positive")
+        if self.max_form_bytes < 1024:
+            raise ValueError("MIYUN_STAFF_MAX_FORM_BYTES must be at least 1024")
         if self.login_max_per_account < 1 or self.login_max_per_ip < 1 or self.stale_days < 1:
             raise ValueError("MIYUN_STAFF_LOGIN_MAX_PER_ACCOUNT/_PER_IP and MIYUN_STAFF_STALE_DAYS must be >= 1")
 

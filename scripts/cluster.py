@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from scripts import servers
+from scripts import pg_auth, servers
 from scripts.supervisor import STATEFUL, STATELESS, Supervisor, Unit
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -101,7 +101,8 @@ def wait_port(name: str, port: int, proc: subprocess.Popen, log: Path, timeout: 
 
 
 def _secrets(base: Path) -> dict[str, str]:
-    """Generated once per var/cluster (mode 600): the database and Redis passwords."""
+    """Generated once per var/cluster (mode 600): the database and Redis passwords, Rasa's API token and the
+    WeChat token used when WECHAT_TOKEN is not set."""
     path = base / "secrets.env"
     values: dict[str, str] = {}
     if path.exists():
@@ -110,7 +111,8 @@ def _secrets(base: Path) -> dict[str, str]:
                 k, v = line.split("=", 1)
                 values[k] = v
     changed = False
-    for key in ("MIYUN_CLUSTER_PG_PASSWORD", "MIYUN_CLUSTER_REDIS_PASSWORD"):
+    for key in ("MIYUN_CLUSTER_PG_PASSWORD", "MIYUN_CLUSTER_REDIS_PASSWORD", "MIYUN_CLUSTER_RASA_TOKEN",
+                "MIYUN_CLUSTER_WECHAT_TOKEN"):
         if not values.get(key):
             values[key] = secrets.token_hex(16)
             changed = True
@@ -129,7 +131,7 @@ class Cluster:
 
     base: Path = BASE
     ports: Ports = field(default_factory=Ports)
-    wechat_token: str = "miyun_cluster_token"
+    wechat_token: str = ""          # empty: WECHAT_TOKEN, else the one generated into secrets.env
     gateway_env: dict = field(default_factory=dict)
     rasa_env: dict = field(default_factory=dict)
     publish_content: bool = True
@@ -146,6 +148,9 @@ class Cluster:
         self.secrets = _secrets(self.base)
         self.pg_password = self.secrets["MIYUN_CLUSTER_PG_PASSWORD"]
         self.redis_password = self.secrets["MIYUN_CLUSTER_REDIS_PASSWORD"]
+        self.rasa_token = self.secrets["MIYUN_CLUSTER_RASA_TOKEN"]
+        self.wechat_token = (self.wechat_token or os.environ.get("WECHAT_TOKEN", "").strip()
+                             or self.secrets["MIYUN_CLUSTER_WECHAT_TOKEN"])
 
     @property
     def runtime_dsn(self) -> str:
@@ -154,6 +159,10 @@ class Cluster:
     @property
     def rasa_lb_url(self) -> str:
         return f"http://127.0.0.1:{self.ports.rasa_lb}"
+
+    def rasa_api(self, path: str, replica: int = 1) -> str:
+        """A Rasa HTTP API URL on one replica, with the token (nginx does not proxy the API)."""
+        return f"http://127.0.0.1:{self.ports.rasa[replica - 1]}{path}?token={self.rasa_token}"
 
     @property
     def actions_lb_url(self) -> str:
@@ -181,6 +190,7 @@ class Cluster:
             # replica's tickets do not last this long: they are leases of 3 s (miyun/locks.py).
             "TICKET_LOCK_LIFETIME": "30",
             "MIYUN_VAR_DIR": str(self.app_var),
+            "MIYUN_RASA_TOKEN": self.rasa_token,       # the HTTP API only behind it (scripts/rasa_serve.py)
             **self.rasa_env,
         }
 
@@ -205,9 +215,10 @@ class Cluster:
     def init_postgres(self) -> Path:
         pg = self.base / "pg"
         data, run = pg / "data", pg / "run"
-        for d in (pg, run):
-            d.mkdir(parents=True, exist_ok=True)
-            self._chown_postgres(d)
+        pg.mkdir(parents=True, exist_ok=True)
+        self._chown_postgres(pg)
+        owner = pwd.getpwnam("postgres") if os.geteuid() == 0 else None
+        pg_auth.private_socket_dir(run, owner.pw_uid if owner else None, owner.pw_gid if owner else None)
         if not (data / "PG_VERSION").exists():
             pwfile = pg / "superuser.pw"
             pwfile.write_text(secrets.token_hex(16) + "\n")
@@ -216,17 +227,18 @@ class Cluster:
             self.say("· initdb (first run)")
             subprocess.run(
                 [*self._as_postgres(), _pg_bin("initdb"), "-D", str(data), "-U", "postgres", "-E", "UTF8", "--locale=C.UTF-8",
-                 "--auth-local=trust", "--auth-host=scram-sha-256", f"--pwfile={pwfile}"],
+                 "--auth-local=peer", "--auth-host=scram-sha-256", f"--pwfile={pwfile}"],
                 check=True, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, cwd="/",
             )
             pwfile.unlink()
+        pg_auth.write_auth(data)       # every start: also replaces the trust lines of an older data dir
         return data
 
     def _spawn_postgres(self) -> servers.Server:
         data, run = self.base / "pg" / "data", self.base / "pg" / "run"
         log = self.logs / "postgres.log"
         cmd = [*self._as_postgres(), _pg_bin("postgres"), "-D", str(data), "-p", str(self.ports.postgres),
-               "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={run}",
+               "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={run}", *pg_auth.SOCKET_OPTIONS,
                "-c", "max_connections=200", "-c", "shared_buffers=256MB", "-c", "fsync=on",
                "-c", "logging_collector=off"]
         proc = servers.spawn("postgres", cmd, dict(os.environ), log)
@@ -332,11 +344,24 @@ http {{
 {actions}
         keepalive 16;
     }}
+    # Only the REST channel and the health path: Rasa's HTTP API (trackers, events, model) is never proxied.
     server {{
         listen 127.0.0.1:{self.ports.rasa_lb};
         client_max_body_size 1m;
         access_log {self.logs}/nginx.rasa.log upstream;
         location / {{
+            return 404;
+        }}
+        location = / {{
+            limit_except GET {{ deny all; }}
+            proxy_pass http://rasa;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_connect_timeout 1s;
+            proxy_read_timeout 5s;
+        }}
+        location = /webhooks/rest/webhook {{
+            limit_except POST {{ deny all; }}
             proxy_pass http://rasa;
             proxy_http_version 1.1;
             proxy_set_header Connection "";
@@ -351,6 +376,13 @@ http {{
         client_max_body_size 8m;
         client_body_buffer_size 1m;      # trackers + domain: keep them in memory
         location / {{
+            return 404;
+        }}
+        location = /health {{
+            proxy_pass http://actions;
+        }}
+        location = /webhook {{
+            limit_except POST {{ deny all; }}
             proxy_pass http://actions;
             proxy_http_version 1.1;
             proxy_set_header Connection "";
@@ -417,7 +449,7 @@ http {{
     def start_rasa_replica(self, i: int, wait: bool = True) -> servers.Server:
         name = f"rasa-{i}"
         server = servers.start_rasa(self.ports.rasa[i - 1], 0, log=self.logs / f"{name}.log", name=name,
-                                    action_url=self.actions_lb_url, **self.rasa_server_env())
+                                    action_url=self.actions_lb_url, api=True, **self.rasa_server_env())
         self._replace(name, server)
         if wait:
             server.wait_ready(240)
@@ -441,8 +473,10 @@ http {{
 
     def start_gateway(self) -> None:
         self._spawn_gateway().wait_ready(60)
+        source = "WECHAT_TOKEN" if self.wechat_token != self.secrets["MIYUN_CLUSTER_WECHAT_TOKEN"] \
+            else "MIYUN_CLUSTER_WECHAT_TOKEN in var/cluster/secrets.env"
         self.say(f"✓ gateway         {self.gateway_url}/   (web chat; WeChat at {self.gateway_url}/wechat, "
-                 f"token {self.wechat_token!r})")
+                 f"token from {source})")
 
     def server(self, name: str) -> servers.Server:
         for n, s in list(self.started):
@@ -554,7 +588,8 @@ http {{
 
 def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(description="Run the assistant as a local cluster (see deploy/README.md).")
-    parser.add_argument("--wechat-token", default=os.environ.get("WECHAT_TOKEN") or "miyun_cluster_token")
+    parser.add_argument("--wechat-token", default="",
+                        help="default: WECHAT_TOKEN, else one generated into var/cluster/secrets.env (never printed)")
     args = parser.parse_args(argv)
     if not servers.MODEL.exists():
         print("no trained model: run `make train` first", file=sys.stderr)

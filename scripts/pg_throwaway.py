@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Iterator, Optional
 
-from scripts import servers
+from scripts import pg_auth, servers
 from scripts.cluster import _pg_bin
 
 
@@ -36,18 +36,26 @@ def throwaway_postgres(base: Path) -> Iterator[str]:
 
     as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
     data, run = base / "data", base / "run"
-    for d in (base, run):
-        d.mkdir(parents=True, exist_ok=True)
-        if as_postgres:
-            pw = pwd.getpwnam("postgres")
-            os.chown(d, pw.pw_uid, pw.pw_gid)
-    subprocess.run([*as_postgres, _pg_bin("initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"],
+    owner = pwd.getpwnam("postgres") if as_postgres else None
+    base.mkdir(parents=True, exist_ok=True)
+    if owner:
+        os.chown(base, owner.pw_uid, owner.pw_gid)
+    pg_auth.private_socket_dir(run, owner.pw_uid if owner else None, owner.pw_gid if owner else None)
+    pwfile = base / "superuser.pw"            # initdb needs one for scram; thrown away with the server
+    pwfile.write_text(secrets.token_hex(16) + "\n")
+    pwfile.chmod(0o600)
+    if owner:
+        os.chown(pwfile, owner.pw_uid, owner.pw_gid)
+    subprocess.run([*as_postgres, _pg_bin("initdb"), "-D", str(data), "-U", "postgres", "--auth-local=peer",
+                    "--auth-host=scram-sha-256", f"--pwfile={pwfile}", "-E", "UTF8"],
                    check=True, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, cwd="/")
+    pwfile.unlink()
+    pg_auth.write_auth(data)                  # the same rules as the cluster: peer admin, scram for the rest
     port = servers.free_port()
     log = base / "postgres.log"
     proc = servers.spawn("postgres", [*as_postgres, _pg_bin("postgres"), "-D", str(data), "-p", str(port),
                                       "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={run}",
-                                      "-c", "fsync=off"], dict(os.environ), log)
+                                      *pg_auth.SOCKET_OPTIONS, "-c", "fsync=off"], dict(os.environ), log)
     server = servers.Server("postgres", f"127.0.0.1:{port}", "", proc, log)
     try:
         password = secrets.token_hex(12)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -94,6 +95,11 @@ class Server:
     health: str
     proc: subprocess.Popen
     log: Optional[Path] = None
+    token: str = ""                 # Rasa's HTTP API token ("" = API off or not Rasa)
+
+    def api(self, path: str) -> str:
+        """URL of a Rasa HTTP API path with the token (only for this server's own callers: tests, benches)."""
+        return f"{self.url}{path}{'&' if '?' in path else '?'}token={self.token}"
 
     def wait_ready(self, timeout: float = 120.0) -> float:
         """Seconds until the health URL answers 200; raises if the process dies or time runs out."""
@@ -177,21 +183,51 @@ def start_actions(port: int, log: Optional[Path] = None, name: str = "action ser
 
 
 def start_rasa(port: int, action_port: int, model: Path = MODEL, log: Optional[Path] = None,
-               name: str = "rasa server", action_url: Optional[str] = None, **env: str) -> Server:
-    """`action_url` (optional) replaces http://127.0.0.1:{action_port}/webhook, e.g. a load balancer."""
+               name: str = "rasa server", action_url: Optional[str] = None, api: Optional[bool] = None,
+               **env: str) -> Server:
+    """Rasa with the REST channel; `action_url` (optional) replaces http://127.0.0.1:{action_port}/webhook.
+
+    Rasa's HTTP API (trackers, events, model) is on only with a token (scripts/rasa_serve.py):
+    api=None follows MIYUN_RASA_TOKEN (unset: off, as `make run` needs nothing else); api=True uses that
+    token or makes a random one (tests and benches read `server.token`); api=False turns it off.
+    """
     cmd = [
-        str(VENV_BIN / "rasa"), "run", "-i", "127.0.0.1", "-p", str(port), "--enable-api",
+        python(), "-m", "scripts.rasa_serve", "-i", "127.0.0.1", "-p", str(port),
         "-m", str(model), "--endpoints", "endpoints.yml", "--credentials", "credentials.yml",
     ]
-    extra = {"MIYUN_ACTION_ENDPOINT": action_url or f"http://127.0.0.1:{action_port}/webhook", **env}
+    token = env.pop("MIYUN_RASA_TOKEN", None) or os.environ.get("MIYUN_RASA_TOKEN", "").strip()
+    if api is False:
+        token = ""
+    elif api and not token:
+        token = secrets.token_urlsafe(24)
+    extra = {"MIYUN_ACTION_ENDPOINT": action_url or f"http://127.0.0.1:{action_port}/webhook", **env,
+             "MIYUN_RASA_TOKEN": token}
     proc = _spawn(name, cmd, base_env(**extra), log)
-    return Server(name, f"http://127.0.0.1:{port}", "/status", proc, log)
+    # "/" answers once the model is loaded (Rasa loads it before it listens), with or without the API.
+    return Server(name, f"http://127.0.0.1:{port}", "/", proc, log, token)
+
+
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def gateway_env(port: int, rasa_url: str, **env: str) -> dict[str, str]:
+    """The gateway's environment as `make run`, the tests and the benches start it: on loopback.
+
+    The console's cookies are Secure by default, but this gateway speaks plain HTTP on 127.0.0.1, where
+    browsers that do not count http://127.0.0.1 as a secure context (Safari, older Firefox) would drop a
+    Secure cookie: the login form's CSRF cookie never comes back and staff could not log in. Nothing on
+    loopback crosses a network, so here, and only when the operator has not chosen, the opt-out is set.
+    """
+    extra = {"MIYUN_GATEWAY_PORT": str(port), "MIYUN_GATEWAY_HOST": "127.0.0.1", "MIYUN_RASA_URL": rasa_url, **env}
+    chosen = env.get("MIYUN_STAFF_SECURE_COOKIES", os.environ.get("MIYUN_STAFF_SECURE_COOKIES", "")).strip()
+    if not chosen and extra["MIYUN_GATEWAY_HOST"] in LOOPBACK_HOSTS:
+        extra["MIYUN_STAFF_SECURE_COOKIES"] = "false"
+    return base_env(**extra)
 
 
 def start_gateway(port: int, rasa_url: str, log: Optional[Path] = None, name: str = "gateway", **env: str) -> Server:
     cmd = [str(VENV_BIN / "python"), "-m", "bot"]
-    extra = {"MIYUN_GATEWAY_PORT": str(port), "MIYUN_GATEWAY_HOST": "127.0.0.1", "MIYUN_RASA_URL": rasa_url, **env}
-    proc = _spawn(name, cmd, base_env(**extra), log)
+    proc = _spawn(name, cmd, gateway_env(port, rasa_url, **env), log)
     return Server(name, f"http://127.0.0.1:{port}", "/healthz", proc, log)
 
 

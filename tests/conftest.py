@@ -75,7 +75,8 @@ class Stack:
         self.action_port, self.rasa_port = servers.free_port(), servers.free_port()
         env = {"MIYUN_VAR_DIR": str(var), "MIYUN_CONTENT_DIR": str(content_dir)}
         self.actions = servers.start_actions(self.action_port, logs / "actions.log", **env)
-        self.rasa = servers.start_rasa(self.rasa_port, self.action_port, log=logs / "rasa.log", **env)
+        # The HTTP API on, behind a random token (self.rasa.token), so tests can read trackers.
+        self.rasa = servers.start_rasa(self.rasa_port, self.action_port, log=logs / "rasa.log", api=True, **env)
         self.actions.wait_ready(60)
         self.rasa.wait_ready(180)
 

@@ -349,12 +349,17 @@ def analyse_load(cluster: Cluster, load: dict[str, Any], args: argparse.Namespac
     lost = sum(not r["answered"] for r in recs)
     out_of_order = sum(r["answered"] and not r["in_order"] for r in recs)
 
-    # conversation history as Rasa keeps it (PostgreSQL tracker store), read back through the load balancer
+    # conversation history as Rasa keeps it (PostgreSQL tracker store), read back from a replica with the API
+    # token: the load balancer proxies only the REST channel and "/", and says so here.
     history_exact, history_bad = 0, []
     with httpx.Client(trust_env=False, timeout=30) as client:
+        probe = f"{cluster.rasa_lb_url}/conversations/wx:o{run}00000/tracker"
+        assert client.get(probe).status_code == 404, "nginx must not proxy Rasa's HTTP API"
+        assert client.get(probe.split("/conversations")[0] + f"/conversations/x/tracker?token={cluster.rasa_token}"
+                          ).status_code == 404
         for i in range(args.residents):
             sender = f"wx:o{run}{i:05d}"
-            events = client.get(f"{cluster.rasa_lb_url}/conversations/{sender}/tracker").json().get("events") or []
+            events = client.get(cluster.rasa_api(f"/conversations/{sender}/tracker")).json().get("events") or []
             said = [e.get("text") for e in events if e.get("event") == "user"]
             if said == [m for m, _ in conversation(i)]:
                 history_exact += 1

@@ -236,9 +236,10 @@ def tail(path: Path, chars: int = 2500) -> str:
 class Http:
     """One keep-alive connection to a loopback server, like a channel's connection pool."""
 
-    def __init__(self, url: str, timeout: float = 30.0) -> None:
+    def __init__(self, url: str, timeout: float = 30.0, token: str = "") -> None:
         parts = urllib.parse.urlsplit(url)
         self.host, self.port, self.timeout = parts.hostname, parts.port, timeout
+        self.token = token              # Rasa's HTTP API token (scripts/servers.start_rasa(api=True))
         self.conn: Optional[http.client.HTTPConnection] = None
         self.used = False
 
@@ -248,6 +249,8 @@ class Http:
         self.conn, self.used = None, False
 
     def request(self, method: str, path: str, body: Any = None) -> tuple[int, bytes]:
+        if self.token and not path.startswith("/webhooks/"):
+            path += ("&" if "?" in path else "?") + "token=" + urllib.parse.quote(self.token)
         data = json.dumps(body, ensure_ascii=False).encode("utf-8") if body is not None else None
         headers = {"Content-Type": "application/json"} if data is not None else {}
         for attempt in (1, 2):

@@ -64,7 +64,7 @@ def start(model: Path, tmp: Path, tag: str) -> tuple[servers.Server, float]:
     var.mkdir(exist_ok=True)
     t0 = time.perf_counter()
     srv = servers.start_rasa(servers.free_port(), servers.free_port(), model=model, log=tmp / f"rasa-{tag}.log",
-                             MIYUN_VAR_DIR=str(var))
+                             api=True, MIYUN_VAR_DIR=str(var))
     try:
         srv.wait_ready(600)
     except BaseException:
@@ -95,7 +95,7 @@ def measure(name: str, label: str, config: Path, tmp: Path, starts: int) -> dict
                 srv = None
         out["cold_start_s"] = ready
         out["cold_start_median_s"] = round(statistics.median(ready), 2)
-        client = Http(srv.url, timeout=60)
+        client = Http(srv.url, timeout=60, token=srv.token)
         for text, _ in examples[:15]:
             client.post("/model/parse", {"text": text})
         times, served, raw, fallbacks, errors = [], 0, 0, 0, 0
@@ -184,7 +184,7 @@ def markdown(data: dict) -> str:
         "", "## Method and caveats", "",
         "- `rasa train --data nlu stories --domain domain --config <variant> --out <temp dir>` with a fresh "
         "`RASA_CACHE_DIRECTORY`, so nothing is reused between variants or from earlier runs; models/ is never written.",
-        "- Cold start: `rasa run --enable-api` (scripts/servers.start_rasa) until `/status` answers 200, polled every 0.1 s; "
+        "- Cold start: `rasa run` with the token-protected API (scripts/servers.start_rasa) until `/` answers 200, polled every 0.1 s; "
         "Rasa loads the model before it listens. No action server is needed for parsing.",
         "- Accuracy is what `/model/parse` returns for each held-out sentence: `nlu_fallback` counts as wrong. The "
         "'ignoring fallback' column takes the best non-fallback intent (what `rasa test nlu` reports).",

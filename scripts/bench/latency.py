@@ -17,7 +17,7 @@ def bench_parse(stack: Stack, n: int, results: dict) -> None:
     picked = rng.sample(texts, min(n, len(texts)))
     while len(picked) < n:
         picked.append(rng.choice(texts))
-    client = Http(stack.url)
+    client = Http(stack.url, token=stack.token)
     for t in picked[:20]:
         client.post("/model/parse", {"text": t})
     times, errors = [], 0
@@ -33,7 +33,7 @@ def bench_parse(stack: Stack, n: int, results: dict) -> None:
 
 
 def bench_webhook(stack: Stack, messages: list[tuple[str, str]], n: int, results: dict) -> None:
-    client = Http(stack.url)
+    client = Http(stack.url, token=stack.token)
     for i, (t, _) in enumerate(messages[:20]):
         client.post("/webhooks/rest/webhook", {"sender": f"bench-warm-{i}", "message": t})
     times, errors, empty = [], 0, 0

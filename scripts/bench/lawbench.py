@@ -21,7 +21,7 @@ def review_sample(n: int = 20, seed: int = SEED) -> list[str]:
 
 def review_intents(stack: Stack, results: dict) -> None:
     """The intent Rasa gives each manual-review question (an ask_legal_question goes to search)."""
-    client = Http(stack.url)
+    client = Http(stack.url, token=stack.token)
     out = {}
     for q in review_sample():
         _, body = client.post("/model/parse", {"text": q})

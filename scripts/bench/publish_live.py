@@ -17,7 +17,7 @@ def bench_publish_live(stack: Stack, reps: int, results: dict) -> None:
     path = stack.content_dir / "services.yml"
     original = path.read_text(encoding="utf-8")
     question = "我想去信访应该怎么走程序"
-    client = Http(stack.url)
+    client = Http(stack.url, token=stack.token)
     runs = []
     try:
         with env_vars(MIYUN_CONTENT_DIR=str(stack.content_dir), MIYUN_VAR_DIR=str(stack.var)):

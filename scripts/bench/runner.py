@@ -68,7 +68,7 @@ def bench_stack(tmp: Path, results: dict, quick: bool) -> None:
             stack = Stack(base, str(i + 1))
             log(f"cold start {i + 1}/{n_starts}…")
             ready = stack.start()
-            client = Http(stack.url)
+            client = Http(stack.url, token=stack.token)
             t0 = time.perf_counter()
             status, body = client.post("/webhooks/rest/webhook", {"sender": f"bench-first-{i}", "message": messages[0][0]})
             ready["first_webhook_reply_ms"] = round((time.perf_counter() - t0) * 1000, 1)
@@ -89,7 +89,7 @@ def bench_stack(tmp: Path, results: dict, quick: bool) -> None:
                                  "model_mb": round(servers.MODEL.stat().st_size / 1e6, 2)}
 
         # Warm-up, then memory.
-        client = Http(stack.url)
+        client = Http(stack.url, token=stack.token)
         for i, (t, _) in enumerate(messages[:40]):
             client.post("/webhooks/rest/webhook", {"sender": f"bench-warmup-{i}", "message": t})
         client.close()

@@ -31,7 +31,7 @@ class Stack:
         action_port, rasa_port = servers.free_port(), servers.free_port()
         t0 = time.perf_counter()
         self.actions = servers.start_actions(action_port, self.base / f"actions-{self.tag}.log", **env)
-        self.rasa = servers.start_rasa(rasa_port, action_port, log=self.base / f"rasa-{self.tag}.log", **env)
+        self.rasa = servers.start_rasa(rasa_port, action_port, log=self.base / f"rasa-{self.tag}.log", api=True, **env)
         ready: dict[str, float] = {}
         deadline = t0 + 240
         while len(ready) < 2:
@@ -62,6 +62,12 @@ class Stack:
     def url(self) -> str:
         assert self.rasa is not None
         return self.rasa.url
+
+    @property
+    def token(self) -> str:
+        """Rasa's HTTP API token (the bench reads trackers and /model/parse)."""
+        assert self.rasa is not None
+        return self.rasa.token
 
 
 def webhook_messages(seed: int = SEED) -> list[tuple[str, str]]:

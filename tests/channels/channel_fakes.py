@@ -193,7 +193,8 @@ class FakeWeChatAPI:
 # ------------------------------------------------------------------ Telegram Bot API
 
 class FakeTelegram:
-    """Enough of the Bot API for PTB: getMe, getUpdates, deleteWebhook, setWebhook, sendMessage, answerCallbackQuery."""
+    """Enough of the Bot API for PTB: getMe, getUpdates, deleteWebhook, setWebhook, sendMessage, answerCallbackQuery,
+    leaveChat."""
 
     def __init__(self, token: str = "123456:TEST-token") -> None:
         self.token = token
@@ -242,7 +243,7 @@ class FakeTelegram:
                 if batch or time.monotonic() >= deadline:
                     return _ok(batch)
                 await asyncio.sleep(0.02)
-        if method in ("deleteWebhook", "setWebhook", "answerCallbackQuery", "sendChatAction"):
+        if method in ("deleteWebhook", "setWebhook", "answerCallbackQuery", "sendChatAction", "leaveChat"):
             return _ok(True)
         if method == "sendMessage":
             with self.lock:

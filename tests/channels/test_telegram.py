@@ -180,3 +180,43 @@ async def test_logs_hold_no_text_chat_ids_or_token(tg_gateway, telegram_api, fak
     assert "turn sender=tg:" in text
     for secret in ("987654321", "我的私密问题", TG_TOKEN, TG_TOKEN.split(":")[1], TG_SECRET, "您说的是"):
         assert secret not in text
+
+
+# ------------------------------------------------------------------ private chats only (issue 15)
+
+def _in_chat(update: dict, chat: dict) -> dict:
+    key = "message" if "message" in update else "edited_message"
+    update[key]["chat"] = chat
+    return update
+
+
+@pytest.mark.parametrize("chat_type", ["group", "supergroup"])
+async def test_group_messages_are_refused_and_never_reach_rasa(tg_gateway, telegram_api, fake_rasa, chat_type):
+    """Members of a group would share one form and see each other's referral summary."""
+    group = {"id": -100123, "type": chat_type, "title": "某村群"}
+    async with tg_gateway.client() as c:
+        for i, text in enumerate(["/start", "我要调解，电话13912345678", "古北口镇"]):
+            assert (await hook(c, _in_chat(tg_message(100 + i, CHAT, text=text), group))).status_code == 200
+        await wait_for(lambda: telegram_api.calls("leaveChat"))
+        cb = tg_callback(110, CHAT, "/ask_hotline")
+        cb["callback_query"]["message"]["chat"] = group
+        await hook(c, cb)
+        await wait_for(lambda: telegram_api.calls("answerCallbackQuery"))
+        await hook(c, tg_message(111, CHAT, text="私聊问题"))           # the same person in private: served
+        await wait_for(lambda: fake_rasa.count() == 1)
+    await asyncio.sleep(0.2)
+    assert fake_rasa.calls == [(f"tg:{CHAT}", "私聊问题")]
+    refusals = [m for m in telegram_api.calls("sendMessage") if m["chat_id"] == str(group["id"])]
+    assert len(refusals) == 1 and "私聊" in refusals[0]["text"] and "12348" in refusals[0]["text"]
+    assert telegram_api.calls("leaveChat")[0]["chat_id"] == str(group["id"])
+    alert = telegram_api.calls("answerCallbackQuery")[0]
+    assert "私聊" in alert["text"] and alert["show_alert"] in ("true", "True", True)
+
+
+async def test_channel_posts_are_ignored(tg_gateway, telegram_api, fake_rasa):
+    post = {"update_id": 120, "channel_post": {"message_id": 1, "date": int(time.time()), "text": "频道消息",
+                                              "chat": {"id": -100999, "type": "channel", "title": "频道"}}}
+    async with tg_gateway.client() as c:
+        assert (await hook(c, post)).status_code == 200
+        await wait_for(lambda: telegram_api.calls("leaveChat"))
+    assert fake_rasa.count() == 0 and not telegram_api.calls("sendMessage")

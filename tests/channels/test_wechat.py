@@ -321,3 +321,82 @@ async def test_no_customer_service_api_gives_passive_fallback(make_gateway, slow
         r = await post(c, text_xml(OPENID, "你好"))
     assert time.perf_counter() - t0 < 1.5
     assert parse_reply(r.text)["Content"] == FALLBACK_TEXT
+
+
+# ------------------------------------------------------------------ replays (issue 15)
+
+async def test_replayed_signature_with_another_body_is_refused(wx_gateway, fake_rasa):
+    """A captured signature/timestamp/nonce triple cannot carry a new message or another openid."""
+    q = signed_query(WX_TOKEN)
+    async with wx_gateway.client() as c:
+        first = await post(c, text_xml(OPENID, "你好"), q)
+        assert first.status_code == 200
+        replay = await post(c, text_xml(OPENID, "另一条消息"), q)
+        assert replay.status_code == 403
+        other_user = await post(c, text_xml("oAttackerChosenOpenid", "你好"), q)
+        assert other_user.status_code == 403
+        event = await post(c, wx_xml(OPENID, "event", Event="subscribe", create_time=99), q)
+        assert event.status_code == 403
+    assert fake_rasa.calls == [("wx:" + OPENID, "你好")]
+
+
+@pytest.mark.parametrize("age_s, status", [(301, 403), (-301, 403), (3600, 403), (290, 200), (-290, 200)])
+async def test_timestamp_window(wx_gateway, fake_rasa, age_s, status):
+    q = signed_query(WX_TOKEN, ts=str(int(time.time()) - age_s))
+    async with wx_gateway.client() as c:
+        r = await post(c, text_xml(OPENID, "你好"), q)
+        assert r.status_code == status
+        r = await c.get("/wechat", params={**q, "echostr": "77"})
+        assert r.status_code == status
+    assert fake_rasa.count() == (1 if status == 200 else 0)
+
+
+@pytest.mark.parametrize("nonce", ["same", "new"])
+async def test_retry_of_one_msgid_gets_the_one_answer(wx_gateway, fake_rasa, nonce):
+    """WeChat's retries (same MsgId) are not replays, whether they reuse the nonce or bring a new one."""
+    fake_rasa.delay_s = 0.2
+    xml = text_xml(OPENID, "古北口镇")
+    q = signed_query(WX_TOKEN)
+    async with wx_gateway.client() as c:
+        first, second = await asyncio.gather(
+            post(c, xml, q), post(c, xml, q if nonce == "same" else signed_query(WX_TOKEN)))
+        third = await post(c, xml, q if nonce == "same" else signed_query(WX_TOKEN))
+    assert first.status_code == second.status_code == third.status_code == 200
+    assert first.text == second.text == third.text and "古北口" in first.text
+    assert fake_rasa.count(message="古北口镇") == 1
+
+
+async def test_safe_mode_replay_is_a_retry_not_a_new_turn(make_gateway, fake_rasa_url, fake_rasa, wechat_api_server):
+    gw = make_gateway(fake_rasa_url, **wechat_overrides(wechat_api_server[1].url, wechat_aes_key=WX_AES_KEY))
+    crypto = WeChatCrypto(WX_TOKEN, WX_AES_KEY, WX_APP_ID)
+    encrypt = crypto.encrypt(text_xml(OPENID, "你好"))
+    q = signed_query(WX_TOKEN)
+    q.update(encrypt_type="aes", msg_signature=sha1_signature(WX_TOKEN, q["timestamp"], q["nonce"], encrypt))
+    body = f"<xml><ToUserName><![CDATA[gh_x]]></ToUserName><Encrypt><![CDATA[{encrypt}]]></Encrypt></xml>"
+    async with gw.client() as c:
+        assert (await post(c, body, q)).status_code == 200
+        assert (await post(c, body, q)).status_code == 200
+        other = crypto.encrypt(text_xml(OPENID, "换了内容"))      # same triple, new ciphertext: a forgery
+        bad = f"<xml><ToUserName><![CDATA[gh_x]]></ToUserName><Encrypt><![CDATA[{other}]]></Encrypt></xml>"
+        assert (await post(c, bad, q)).status_code == 403
+    assert fake_rasa.count() == 1
+
+
+def test_nonce_cache_forgets_pairs_only_after_the_window():
+    from bot.wechat_replay import MemoryNonceCache, ReplayGuard
+
+    now = [1_800_000_000.0]
+    guard = ReplayGuard(MemoryNonceCache(clock=lambda: now[0]), window_s=300, clock=lambda: now[0])
+    ts = str(int(now[0]))
+    assert guard.fresh(ts) and guard.claim(ts, "n1", "m:a:1")
+    assert guard.claim(ts, "n1", "m:a:1") and not guard.claim(ts, "n1", "m:a:2")
+    now[0] += 299
+    assert guard.fresh(ts) and not guard.claim(ts, "n1", "m:a:2")
+    now[0] += 2
+    assert not guard.fresh(ts)                     # by then the timestamp is refused anyway
+    assert len(guard.cache) == 0 or guard.claim(ts, "n1", "m:a:2")
+    for bad in ("", "abc", "-5", "1" * 20, "1.5"):
+        assert not guard.fresh(bad)
+    full = MemoryNonceCache(max_entries=2, clock=lambda: now[0])
+    assert full.claim("1", "a", "k", now[0] + 10) and full.claim("1", "b", "k", now[0] + 10)
+    assert not full.claim("1", "c", "k", now[0] + 10)   # full of live pairs: refuse, never forget early
