@@ -116,7 +116,7 @@ staff-admin: setup
 
 run-cluster: setup content train
 	@bash scripts/cluster_setup.sh
-	@$(PY) -m scripts.cluster
+	@MIYUN_ENV=production $(PY) -m scripts.cluster
 
 bench-cluster: setup content train
 	@bash scripts/cluster_setup.sh

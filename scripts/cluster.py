@@ -463,6 +463,13 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(description="Run the assistant as a local cluster (see deploy/README.md).")
     parser.add_argument("--wechat-token", default=os.environ.get("WECHAT_TOKEN") or "miyun_cluster_token")
     args = parser.parse_args(argv)
+    from miyun.settings import InsecureSettings, require_production_secrets
+
+    try:
+        require_production_secrets()  # make run-cluster sets MIYUN_ENV=production
+    except InsecureSettings as exc:
+        print(f"✗ {exc}", file=sys.stderr)
+        return 2
     if not servers.MODEL.exists():
         print("no trained model: run `make train` first", file=sys.stderr)
         return 1

@@ -70,10 +70,11 @@ def conversation(i: int) -> list[tuple[str, str]]:
     ]
 
 
-def sender_hash(sender: str) -> str:
-    """The action servers' salted hash (actions/context.py) of a sender id."""
-    salt = os.environ.get("MIYUN_LOG_SALT", "miyun")
-    return hashlib.sha256(f"{salt}:{sender}".encode()).hexdigest()[:16]
+def sender_hash(sender: str, var_dir: Path) -> str:
+    """The action servers' salted hash (actions/context.py) of a sender id; `var_dir` is theirs."""
+    from miyun.settings import log_salt
+
+    return hashlib.sha256(f"{log_salt(var_dir)}:{sender}".encode()).hexdigest()[:16]
 
 
 def pct(values: list[float], q: float) -> Optional[float]:
@@ -318,7 +319,7 @@ def analyse_load(cluster: Cluster, load: dict[str, Any], args: argparse.Namespac
     # referrals in PostgreSQL: exactly one per resident, the number the resident was told
     import psycopg
 
-    hashes = {sender_hash(f"wx:o{run}{i:05d}"): i for i in range(args.residents)}
+    hashes = {sender_hash(f"wx:o{run}{i:05d}", cluster.app_var): i for i in range(args.residents)}
     with psycopg.connect(cluster.runtime_dsn) as conn:
         rows = conn.execute("select ref, sender_hash, phone, town from referrals where sender_hash = any(%s)",
                             (list(hashes),)).fetchall()
