@@ -47,6 +47,12 @@ class Settings:
     # Where referrals, feedback, unanswered questions and content versions live: empty = the SQLite
     # file var/runtime.db (embedded); postgresql://user:pass@host:port/db = shared by a cluster's replicas.
     runtime_dsn: str = field(default_factory=lambda: _env("MIYUN_RUNTIME_DSN", ""), repr=False)
+    # Rasa's tracker store (endpoints.yml reads the same variables); the retention run expires conversations in it.
+    tracker_dialect: str = field(default_factory=lambda: _env("MIYUN_TRACKER_DIALECT", "sqlite"))
+    tracker_host: str = field(default_factory=lambda: _env("MIYUN_TRACKER_HOST", ""))
+    tracker_db: str = field(default_factory=lambda: _env("MIYUN_TRACKER_DB", ""))
+    tracker_user: str = field(default_factory=lambda: _env("MIYUN_TRACKER_USER", ""))
+    tracker_password: str = field(default_factory=lambda: _env("MIYUN_TRACKER_PASSWORD", ""), repr=False)
     # A reference is locked (only "请拨打12348") after this many failed status checks from anyone in the window.
     status_lock_failures: int = field(default_factory=lambda: _int("MIYUN_STATUS_LOCK_FAILURES", 10))
     status_lock_window_h: float = field(default_factory=lambda: _float("MIYUN_STATUS_LOCK_WINDOW_H", 24.0))
