@@ -83,7 +83,8 @@ class ActionCheckStatus(Action):
             dispatcher.utter_message(text=TOO_MANY)
             return reset
         runtime.record_status_attempt(who, now)
-        ref, tail = tracker.get_slot("status_ref"), tracker.get_slot("status_tail")
+        ref = referrals.clean_reference(str(tracker.get_slot("status_ref") or ""))
+        tail = tracker.get_slot("status_tail")
         if not ref or not tail:
             dispatcher.utter_message(text=NO_MATCH)
             return reset

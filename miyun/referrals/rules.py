@@ -186,4 +186,8 @@ def validate_config(config: dict) -> list[tuple[str, str]]:
             problems.append((f"statuses.{status}", "缺少状态说明 / missing public text for this status"))
     if not isinstance(config.get("retention_days"), int) or config["retention_days"] <= 0:
         problems.append(("retention_days", "保存天数应为正整数 / must be a positive number of days"))
+    elif f"{config['retention_days']}天" not in " ".join(str((config.get("consent") or {}).get("text") or "").split()):
+        # The consent text is what the resident agrees to: it must state the period the retention run applies.
+        problems.append(("consent.text", f"同意告知应写明保存期限“{config['retention_days']}天”（与 retention_days 一致）/ "
+                                         "the consent text must state retention_days"))
     return problems
