@@ -82,6 +82,14 @@ def test_an_unfinished_form_is_left_alone_until_it_ends():
     assert cancelled and all(PHONE not in str(e) for e in cancelled.values())
 
 
+def test_a_finished_legal_aid_self_check_is_blanked_too():
+    events = [_user("我能申请法律援助吗", "ask_legal_aid"), _action("legal_aid_form"), _action("action_listen"),
+              _user("家里穷，低保户"), _slot("aid_hardship", "家里穷，低保户"), _action("legal_aid_form"),
+              _action("action_legal_aid_result"), _bot("很可能符合")]
+    after = [redact.redact_events(events).get(i, e) for i, e in enumerate(events)]
+    assert redact.holds(after, "低保户") == [] and redact.holds(after, "很可能符合") == [7]
+
+
 def test_every_personal_form_slot_is_listed_once():
     from actions.referral import MEDIATION_SLOTS
 

@@ -34,12 +34,16 @@ class Flow:
 REFERRAL_SLOTS = frozenset({"dispute_type", "town", "village", "description", "involvement", "name", "phone",
                             "contact_time", "confirm"})
 STATUS_SLOTS = frozenset({"status_ref", "status_tail"})   # the reference and phone tail are the credentials
+AID_SLOTS = frozenset({"aid_matter", "aid_exemption", "aid_hardship"})  # the legal-aid self-check: hardship is sensitive
 FLOWS = (
     Flow("referral", frozenset({"action_start_referral", "action_start_callback"}),
          frozenset({"action_submit_referral", "action_referral_cancelled"}), REFERRAL_SLOTS,
          frozenset({"action_ask_confirm"})),
     Flow("status", frozenset({"action_start_status"}), frozenset({"action_check_status", "action_referral_cancelled"}),
          STATUS_SLOTS, frozenset()),
+    # The form action itself opens it (no start action); cancelling says "没有保存任何信息" too.
+    Flow("legal_aid", frozenset({"legal_aid_form"}), frozenset({"action_legal_aid_result", "action_referral_cancelled"}),
+         AID_SLOTS, frozenset()),
 )
 END_ACTIONS = frozenset().union(*(f.end for f in FLOWS))
 
