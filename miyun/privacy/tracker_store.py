@@ -16,11 +16,22 @@ from typing import Any
 
 import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.events import ActionExecuted, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from miyun.privacy.redact import END_ACTIONS, closes_a_flow, redact_events
+from miyun.privacy.redact import END_ACTIONS, redact_events
 
 log = logging.getLogger(__name__)
+
+
+def _turn_closes_a_flow(tracker: DialogueStateTracker) -> bool:
+    """`redact.closes_a_flow` on the event objects: only the events after the last user message are looked at."""
+    for event in reversed(tracker.events):
+        if isinstance(event, UserUttered):
+            return False
+        if isinstance(event, ActionExecuted) and event.action_name in END_ACTIONS:
+            return True
+    return False
 
 
 class RedactingTrackerStore(SQLTrackerStore):
@@ -28,7 +39,7 @@ class RedactingTrackerStore(SQLTrackerStore):
 
     async def save(self, tracker: DialogueStateTracker) -> None:
         await super().save(tracker)
-        if closes_a_flow([e.as_dict() for e in tracker.events]):
+        if _turn_closes_a_flow(tracker):
             n = self.redact(tracker.sender_id)
             log.debug("redacted %d events of a finished flow", n)
 
