@@ -72,3 +72,34 @@ def test_a_cancelled_form_saves_nothing_anywhere(stack):
     raw, events = _events(stack, "priv-3")
     assert events and "河西村东头" not in _decoded(events)
     assert re.search("同意", _text(stack.say("priv-3", "我要申请调解")))  # a new form starts normally
+
+
+def test_the_postgresql_trackers_hold_no_phone_number_after_a_referral(stack, pg_dsn, tmp_path):
+    """The cluster's dialect: a second Rasa on the throwaway PostgreSQL, same model and action server."""
+    import urllib.parse
+
+    import psycopg
+
+    from scripts import servers
+    from tests.conftest import Stack
+
+    dsn = urllib.parse.urlparse(pg_dsn)
+    port = servers.free_port()
+    rasa = servers.start_rasa(port, stack.action_port, log=tmp_path / "rasa-pg.log", MIYUN_VAR_DIR=str(stack.var),
+                              MIYUN_CONTENT_DIR=str(stack.content_dir), MIYUN_TRACKER_DIALECT="postgresql",
+                              MIYUN_TRACKER_HOST=f"{dsn.hostname}:{dsn.port}", MIYUN_TRACKER_DB=dsn.path.lstrip("/"),
+                              MIYUN_TRACKER_USER=dsn.username, MIYUN_TRACKER_PASSWORD=dsn.password)
+    try:
+        rasa.wait_ready(240)
+        pg = Stack.__new__(Stack)           # only its say() against this Rasa
+        pg.rasa = rasa
+        ref, _ = _referral_happy_path(pg, "pg-priv-1")
+        with psycopg.connect(pg_dsn) as conn:
+            rows = [r[0] for r in conn.execute("select data from events where sender_id = %s order by id", ("pg-priv-1",))]
+        events = [json.loads(r) for r in rows]
+        assert len(_user_intents(events)) >= 9
+        for personal in (PHONE, "河西村", "姓王", "宅基地吵架"):
+            assert personal not in "\n".join(rows) and personal not in _decoded(events), personal
+        assert "12348" in _text(pg.say("pg-priv-1", "12348是免费的吗"))
+    finally:
+        rasa.stop()
