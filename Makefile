@@ -39,7 +39,7 @@ export MIYUN_REDIS_DB ?= 1
 export MIYUN_REDIS_PASSWORD ?=
 export MIYUN_RUNTIME_DSN ?=
 
-.PHONY: help setup browser services run test pytest train content evaluate bench bench-compare gateway wechat-menu staff-admin run-cluster bench-cluster lock clean
+.PHONY: help setup browser services run test pytest train content evaluate bench bench-compare gateway wechat-menu staff-admin retention run-cluster bench-cluster lock clean
 
 help:
 	@echo "make run       set up if needed, build content, train if changed, start the assistant"
@@ -52,6 +52,7 @@ help:
 	@echo "make gateway   only the channel gateway (web chat, WeChat, Telegram)"
 	@echo "make wechat-menu  print the JSON for WeChat's menu API"
 	@echo "make staff-admin NAME=x  create the first staff console admin"
+	@echo "make retention apply the retention period (referrals, conversations, logs); run it daily"
 	@echo "make run-cluster   3 Rasa + 2 action servers + Redis + PostgreSQL + nginx (deploy/README.md)"
 	@echo "make bench-cluster load and fault bench of the cluster -> bench/cluster.md"
 
@@ -115,9 +116,12 @@ staff-admin: setup
 	@[ -n "$(NAME)" ] || { echo "usage: make staff-admin NAME=管理员"; exit 1; }
 	$(PY) -m miyun.staff.cli create-user "$(NAME)" --role admin
 
+retention: setup
+	$(PY) -m miyun.privacy.cli run
+
 run-cluster: setup content train
 	@bash scripts/cluster_setup.sh
-	@$(PY) -m scripts.cluster
+	@MIYUN_ENV=production $(PY) -m scripts.cluster
 
 bench-cluster: setup content train
 	@bash scripts/cluster_setup.sh

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import os
 from typing import Any, Callable, Dict, Optional, Text
 
 from miyun import settings as settings_mod
@@ -30,9 +29,15 @@ def runtime() -> Runtime:
     return runtime_for(settings())
 
 
+@functools.lru_cache(maxsize=1)
+def salt() -> str:
+    """MIYUN_LOG_SALT, or the install's generated one (never a fixed value; production refuses without)."""
+    return settings_mod.log_salt(settings().var_dir)
+
+
 def reset() -> None:
     """Forget cached settings and stores (tests change the environment)."""
-    for cached in (settings, content, runtime):
+    for cached in (settings, content, runtime, salt):
         cached.cache_clear()
 
 
@@ -40,8 +45,7 @@ def sender_hash(sender_id: Optional[Text]) -> Optional[str]:
     """A salted hash, so logs and tables never hold a raw WeChat or Telegram id."""
     if not sender_id:
         return None
-    salt = os.environ.get("MIYUN_LOG_SALT", "miyun")
-    return hashlib.sha256(f"{salt}:{sender_id}".encode()).hexdigest()[:16]
+    return hashlib.sha256(f"{salt()}:{sender_id}".encode()).hexdigest()[:16]
 
 
 def latest_entity(tracker: Any, entity: str) -> Optional[str]:

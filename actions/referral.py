@@ -274,10 +274,10 @@ class ActionSubmitReferral(Action):
         when = f"预计{expected}内联系您。" if expected else "联系时间目前还没有统一标准（正在核实），如一直没人联系，请拨打12348询问。"
         dispatcher.utter_message(
             text=(
-                f"已收到您的{'调解申请' if kind == 'mediation' else '回电请求'}，编号：{row['ref']}\n"
+                f"已收到您的{'调解申请' if kind == 'mediation' else '回电请求'}，编号：{referrals.public_reference(row)}\n"
                 f"{r.message}\n"
                 f"将由{contact.get('who') or '工作人员'}联系您。{when}\n"
-                f"查询进度：发“查询调解进度”，再提供编号和手机号后4位。请保存好编号。"
+                f"查询进度：发“查询调解进度”，再提供完整编号（含最后4位字母或数字）和手机号后4位。请保存好编号。"
             )
         )
         return reset

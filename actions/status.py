@@ -1,4 +1,9 @@
-"""Referral status: reference number plus the phone's last four digits, rate-limited per sender."""
+"""Referral status: public reference plus the phone's last four digits.
+
+Two limits: 5 checks an hour per sender, and a lock on the reference after too many failed checks
+from anyone (fresh web sessions cost nothing, so the per-sender limit alone does not stop guessing).
+A locked reference answers only "请拨打12348"; staff unlock it in the console (audited).
+"""
 from __future__ import annotations
 
 import time
@@ -16,6 +21,8 @@ from miyun.referrals import rules as referrals
 
 ATTEMPTS_PER_HOUR = 5
 NO_MATCH = "没有找到与这个编号和手机号后4位相匹配的申请。请核对后再试，或拨打12348公共法律服务热线查询。"
+LOCKED = ("为了保护申请人的信息，这个编号多次核对不成功，已暂停在线查询。"
+          "请拨打12348公共法律服务热线，由工作人员核实后为您查询。")
 TOO_MANY = "查询次数太多了，为了保护申请人的信息，请一小时后再试，或拨打12348公共法律服务热线查询。"
 
 
@@ -50,7 +57,7 @@ class ValidateStatusForm(FormValidationAction):
     def validate_status_ref(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
         ref = referrals.clean_reference(str(value or ""))
         if not ref:
-            dispatcher.utter_message(text="编号的格式是 MY-年份-6位数字，例如 MY-2026-000123。")
+            dispatcher.utter_message(text="编号的格式是 MY-年份-6位数字-4位字母或数字，例如 MY-2026-000123-K7QX。")
         return {"status_ref": ref}
 
     @context.ignore_empty
@@ -76,15 +83,27 @@ class ActionCheckStatus(Action):
             dispatcher.utter_message(text=TOO_MANY)
             return reset
         runtime.record_status_attempt(who, now)
-        ref, tail = tracker.get_slot("status_ref"), tracker.get_slot("status_tail")
-        row = runtime.referral(ref) if ref and tail else None
-        if not row or not row.get("phone") or not referrals.tails_match(row["phone"], tail):
+        ref = referrals.clean_reference(str(tracker.get_slot("status_ref") or ""))
+        tail = tracker.get_slot("status_tail")
+        if not ref or not tail:
             dispatcher.utter_message(text=NO_MATCH)
+            return reset
+        # Locks and failures count per staff sequence, so guessing check codes does not dodge them.
+        sequence, check = referrals.split_reference(ref)
+        if runtime.status_locked(sequence):
+            dispatcher.utter_message(text=LOCKED)
+            return reset
+        row = runtime.referral(sequence)
+        if (not row or not row.get("phone") or not referrals.reference_matches(row, check)
+                or not referrals.tails_match(row["phone"], tail)):
+            cfg = context.settings()
+            locked = runtime.record_status_failure(sequence, now, cfg.status_lock_window_h * 3600, cfg.status_lock_failures)
+            dispatcher.utter_message(text=LOCKED if locked else NO_MATCH)
             return reset
         try:
             statuses = referral_config().get("statuses") or {}
         except ContentUnavailable:
             statuses = {}
         public = statuses.get(row["status"], row["status"])
-        dispatcher.utter_message(text=f"编号 {row['ref']}：{public}\n最近更新：{row['updated_at'][:16].replace('T', ' ')}")
+        dispatcher.utter_message(text=f"编号 {referrals.public_reference(row)}：{public}\n最近更新：{row['updated_at'][:16].replace('T', ' ')}")
         return reset

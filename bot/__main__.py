@@ -7,10 +7,14 @@ def main() -> None:
 
     from bot.app import create_app
     from bot.logging_setup import configure_logging
-    from miyun.settings import load_gateway
+    from miyun.settings import PLACEHOLDER_SALTS, InsecureSettings, load_gateway, log_salt
 
     settings = load_gateway()
-    configure_logging(settings.log_level, settings.log_salt)
+    try:
+        salt = settings.log_salt if settings.log_salt not in PLACEHOLDER_SALTS else log_salt()
+    except InsecureSettings as exc:
+        raise SystemExit(f"✗ {exc}") from None
+    configure_logging(settings.log_level, salt)
     uvicorn.run(
         create_app(settings),
         host=settings.host,

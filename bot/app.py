@@ -17,7 +17,7 @@ from bot.logging_setup import quiet_libraries, set_salt
 from bot.rasa_client import RasaClient
 from bot.ratelimit import RateLimiter
 from bot.webchat import WebChat
-from miyun.settings import GatewaySettings
+from miyun.settings import PLACEHOLDER_SALTS, GatewaySettings, log_salt
 
 log = logging.getLogger(__name__)
 
@@ -29,12 +29,15 @@ def create_app(settings: GatewaySettings, *, rasa: RasaClient | None = None,
     `staff` is the staff console sub-app (console.create_console); by default it is built from the environment.
     """
     quiet_libraries()
-    set_salt(settings.log_salt)
+    # The configured salt, else the install's generated one (production refuses to start without one).
+    set_salt(settings.log_salt if settings.log_salt not in PLACEHOLDER_SALTS else log_salt())
     rasa = rasa or RasaClient(settings.rasa_url, settings.rasa_timeout_s,
                               max_concurrency=settings.rasa_max_concurrency)
     conversation = Conversation(rasa, RateLimiter(settings.rate_limit_per_min),
                                 settings.max_input_chars)
-    web = WebChat(conversation, settings.max_input_chars)
+    web = WebChat(conversation, settings.max_input_chars, per_ip_per_min=settings.web_per_ip_per_min,
+                  new_sessions_per_ip_per_hour=settings.web_new_sessions_per_ip_per_hour,
+                  trusted_proxies=settings.trusted_proxies)
     routes: list = []
     wechat = telegram = None
 

@@ -13,6 +13,7 @@ from starlette.staticfiles import StaticFiles
 
 from bot.core import Conversation
 from bot.httputil import BodyTooLarge, read_limited
+from bot.ratelimit import RATE_LIMITED_TEXT, RateLimiter
 from bot.render import render_web
 
 STATIC_DIR = Path(__file__).with_name("static")
@@ -24,9 +25,26 @@ def new_session() -> str:
     return secrets.token_urlsafe(18)
 
 
+def client_ip(request: Request, trusted_proxies: frozenset[str]) -> str:
+    """The peer address; behind a trusted reverse proxy, the address it appended to X-Forwarded-For."""
+    peer = request.client.host if request.client else "unknown"
+    if peer in trusted_proxies:
+        forwarded = [p.strip() for p in request.headers.get("x-forwarded-for", "").split(",") if p.strip()]
+        if forwarded:
+            return forwarded[-1]
+    return peer
+
+
 class WebChat:
-    def __init__(self, conversation: Conversation, max_input_chars: int) -> None:
+    """The web chat. Besides the per-sender limit of `Conversation`, two per-IP limits: anyone can
+    start a fresh session by sending none, so sessions alone would allow unlimited status guesses."""
+
+    def __init__(self, conversation: Conversation, max_input_chars: int, *, per_ip_per_min: int = 60,
+                 new_sessions_per_ip_per_hour: int = 30, trusted_proxies: frozenset[str] = frozenset()) -> None:
         self.conversation = conversation
+        self.ip_messages = RateLimiter(per_ip_per_min)
+        self.ip_sessions = RateLimiter(new_sessions_per_ip_per_hour, window_s=3600.0)
+        self.trusted_proxies = trusted_proxies
         self._index = (STATIC_DIR / "index.html").read_text(encoding="utf-8").replace(
             "{{MAX_CHARS}}", str(int(max_input_chars)))
 
@@ -54,7 +72,12 @@ class WebChat:
         if not isinstance(data, dict):
             return JSONResponse({"error": "请求格式不正确"}, status_code=400)
         session = data.get("session")
-        if not isinstance(session, str) or not _SESSION_RE.match(session):
+        ip = client_ip(request, self.trusted_proxies)
+        fresh = not isinstance(session, str) or not _SESSION_RE.match(session)
+        if not self.ip_messages.allow(ip) or (fresh and not self.ip_sessions.allow(ip)):
+            return JSONResponse({"session": None if fresh else session, "messages": [{"text": RATE_LIMITED_TEXT}]},
+                                status_code=429, headers={"Cache-Control": "no-store", "Retry-After": "60"})
+        if fresh:
             session = new_session()
         turn = await self.conversation.text("web:" + session, data.get("message"))
         return JSONResponse({"session": session, "messages": render_web(turn.messages, turn.note, turn.script)},

@@ -67,6 +67,21 @@ class Settings:
     # Rasa's HTTP API (trackers with every slot, events, model replacement): off when empty; when set, on
     # and every call needs ?token=… (scripts/rasa_serve.py). The gateway needs only the REST channel.
     rasa_token: str = field(default_factory=lambda: _env("MIYUN_RASA_TOKEN", ""), repr=False)
+    # Rasa's tracker store (endpoints.yml reads the same variables); the retention run expires conversations in it.
+    tracker_dialect: str = field(default_factory=lambda: _env("MIYUN_TRACKER_DIALECT", "sqlite"))
+    tracker_host: str = field(default_factory=lambda: _env("MIYUN_TRACKER_HOST", ""))
+    tracker_db: str = field(default_factory=lambda: _env("MIYUN_TRACKER_DB", ""))
+    tracker_user: str = field(default_factory=lambda: _env("MIYUN_TRACKER_USER", ""))
+    tracker_password: str = field(default_factory=lambda: _env("MIYUN_TRACKER_PASSWORD", ""), repr=False)
+    # A reference is locked (only "请拨打12348") after this many failed status checks from anyone in the window.
+    status_lock_failures: int = field(default_factory=lambda: _int("MIYUN_STATUS_LOCK_FAILURES", 10))
+    status_lock_window_h: float = field(default_factory=lambda: _float("MIYUN_STATUS_LOCK_WINDOW_H", 24.0))
+    # `production` (set by `make run-cluster`): refuse to start without a real MIYUN_LOG_SALT.
+    environment: str = field(default_factory=lambda: _env("MIYUN_ENV", "development").lower())
+
+    def __post_init__(self) -> None:
+        if self.status_lock_failures < 1 or self.status_lock_window_h <= 0:
+            raise ValueError("MIYUN_STATUS_LOCK_FAILURES must be >= 1 and MIYUN_STATUS_LOCK_WINDOW_H positive")
 
     @property
     def dictionary_dir(self) -> Path:
@@ -101,6 +116,60 @@ def load() -> Settings:
 
 
 # ---------------------------------------------------------------------------
+# The salt of sender hashes (logs, referrals, feedback, unanswered, status attempts).
+# ---------------------------------------------------------------------------
+
+# Values that are no salt at all: knowing an openid would find its rows.
+PLACEHOLDER_SALTS = frozenset({"", "change-me"})
+
+
+class InsecureSettings(RuntimeError):
+    """A production start without the secrets production needs."""
+
+
+def is_production() -> bool:
+    """MIYUN_ENV=production (set by `make run-cluster`; set it on any real deployment)."""
+    return _env("MIYUN_ENV", "development").lower() == "production"
+
+
+def require_production_secrets() -> None:
+    """Refuse a production start whose MIYUN_LOG_SALT is unset or still the example's `change-me`."""
+    if is_production() and os.environ.get("MIYUN_LOG_SALT", "").strip() in PLACEHOLDER_SALTS:
+        raise InsecureSettings(
+            "MIYUN_ENV=production needs MIYUN_LOG_SALT set to a long random value (not empty, not change-me), "
+            "the same on every process: e.g. export MIYUN_LOG_SALT=$(python3 -c 'import secrets; print(secrets.token_hex(32))')")
+
+
+def log_salt(var_dir: Path | None = None) -> str:
+    """MIYUN_LOG_SALT; in production nothing else. Elsewhere an unset or `change-me` salt is replaced by a
+    random one generated once into `<var>/secrets/log_salt` (mode 600) and reused, so hashes stay stable
+    across restarts and every local process agrees. Never a fixed value."""
+    raw = os.environ.get("MIYUN_LOG_SALT", "").strip()
+    if raw not in PLACEHOLDER_SALTS:
+        return raw
+    require_production_secrets()
+    path = (var_dir or _path("MIYUN_VAR_DIR", PROJECT_ROOT / "var")) / "secrets" / "log_salt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass  # made by an earlier start, or by another process starting at the same moment
+    else:
+        import secrets
+
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32) + "\n")
+    for _ in range(50):  # a concurrent creator may not have written yet
+        value = path.read_text().strip()
+        if value:
+            return value
+        import time
+
+        time.sleep(0.02)
+    raise InsecureSettings(f"{path} is empty: delete it and start again")
+
+
+# ---------------------------------------------------------------------------
 # Gateway: the channel gateway process (`python -m bot`), separate from Rasa.
 # ---------------------------------------------------------------------------
 
@@ -118,6 +187,12 @@ class GatewaySettings:
     rasa_max_concurrency: int = field(default_factory=lambda: _int("MIYUN_RASA_MAX_CONCURRENCY", 8))
     rate_limit_per_min: int = field(default_factory=lambda: _int("MIYUN_RATE_LIMIT_PER_MIN", 20))
     max_input_chars: int = field(default_factory=lambda: _int("MIYUN_MAX_INPUT_CHARS", 500))
+    # Web chat limits per client IP: messages a minute, and fresh sessions an hour (a new session is free).
+    web_per_ip_per_min: int = field(default_factory=lambda: _int("MIYUN_WEB_PER_IP_PER_MIN", 60))
+    web_new_sessions_per_ip_per_hour: int = field(default_factory=lambda: _int("MIYUN_WEB_NEW_SESSIONS_PER_IP_PER_HOUR", 30))
+    # Reverse proxies (comma-separated IPs) whose X-Forwarded-For names the client; empty = trust none.
+    trusted_proxies: frozenset = field(default_factory=lambda: frozenset(
+        p.strip() for p in _env("MIYUN_TRUSTED_PROXIES", "").split(",") if p.strip()))
     log_level: str = field(default_factory=lambda: _env("MIYUN_LOG_LEVEL", "INFO").upper())
     log_salt: str = field(default_factory=lambda: _env("MIYUN_LOG_SALT", ""), repr=False)
     # Strict-Transport-Security max-age on every gateway response (browsers ignore it over plain HTTP); 0 = off.
@@ -152,6 +227,8 @@ class GatewaySettings:
                 raise ValueError(f"{name} must be positive")
         if self.hsts_max_age < 0:
             raise ValueError("MIYUN_HSTS_MAX_AGE must be >= 0")
+        if self.web_per_ip_per_min < 1 or self.web_new_sessions_per_ip_per_hour < 1:
+            raise ValueError("MIYUN_WEB_PER_IP_PER_MIN and MIYUN_WEB_NEW_SESSIONS_PER_IP_PER_HOUR must be >= 1")
         if self.rate_limit_per_min < 1 or self.max_input_chars < 1 or self.rasa_max_concurrency < 1:
             raise ValueError("MIYUN_RATE_LIMIT_PER_MIN, MIYUN_MAX_INPUT_CHARS and MIYUN_RASA_MAX_CONCURRENCY must be >= 1")
 

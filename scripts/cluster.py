@@ -591,6 +591,13 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--wechat-token", default="",
                         help="default: WECHAT_TOKEN, else one generated into var/cluster/secrets.env (never printed)")
     args = parser.parse_args(argv)
+    from miyun.settings import InsecureSettings, require_production_secrets
+
+    try:
+        require_production_secrets()  # make run-cluster sets MIYUN_ENV=production
+    except InsecureSettings as exc:
+        print(f"✗ {exc}", file=sys.stderr)
+        return 2
     if not servers.MODEL.exists():
         print("no trained model: run `make train` first", file=sys.stderr)
         return 1

@@ -69,6 +69,13 @@ def terminal_chat(rasa_url: str) -> None:
 
 
 def main() -> int:
+    from miyun.settings import InsecureSettings, require_production_secrets
+
+    try:
+        require_production_secrets()  # only when MIYUN_ENV=production; `make run` generates var/secrets/log_salt
+    except InsecureSettings as exc:
+        print(f"✗ {exc}", file=sys.stderr)
+        return 2
     action_port = int(os.environ.get("MIYUN_ACTION_PORT", "5055"))
     rasa_port = int(os.environ.get("MIYUN_RASA_PORT", "5005"))
     gateway_port = int(os.environ.get("MIYUN_GATEWAY_PORT", "8080"))

@@ -12,6 +12,7 @@ from actions.referral import (
 )
 from actions.services import ActionAnswerService, station_hours_line
 from actions.status import ATTEMPTS_PER_HOUR, ActionCheckStatus, ActionStartStatus, ValidateStatusForm
+from miyun.referrals.rules import public_reference
 from miyun.referrals.sqlite import RuntimeStore
 from tests.helpers import buttons, run, texts, tracker
 
@@ -106,7 +107,7 @@ def test_declined_consent_saves_nothing(published):
 def _submit(published, phone="13912345678", key="k-status"):
     t = tracker("确认提交", "affirm", slots={**FILLED, "referral_key": key, "phone": phone})
     run(ActionSubmitReferral(), t)
-    return RuntimeStore(published.runtime_db).referrals()[-1]["ref"]
+    return public_reference(RuntimeStore(published.runtime_db).referrals()[-1])  # what the resident is told
 
 
 def test_status_shows_public_status_on_a_match(published):

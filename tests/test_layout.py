@@ -30,6 +30,7 @@ RULES: dict[str, set[str]] = {
     "miyun.knowledge": {"miyun.settings", "miyun.text", "miyun.db", "miyun.referrals", "miyun.deadlines"},
     "miyun.referrals": {"miyun.settings", "miyun.text", "miyun.db", "miyun.knowledge"},
     "miyun.staff": {"miyun.settings", "miyun.text", "miyun.db", "miyun.knowledge", "miyun.referrals"},
+    "miyun.privacy": {"miyun.settings", "miyun.knowledge", "miyun.referrals", "miyun.staff"},
     "actions": {"miyun"},
     "bot": {"miyun.settings"},
     "bot.app": {"bot", "miyun.settings", "console"},  # the gateway mounts the console at /staff

@@ -24,7 +24,7 @@ REF = re.compile(r"^MY-2026-\d{6}$")
 REFERRAL_COLUMNS = {
     "id", "ref", "idempotency_key", "kind", "created_at", "updated_at", "status", "level", "target", "dispute_type",
     "town", "village", "description", "involvement", "name", "phone", "contact_time", "sender_hash", "channel",
-    "assigned_to", "anonymized",
+    "assigned_to", "anonymized", "check_code",
 }
 FIELDS = {
     "kind": "mediation", "level": "town", "target": "古北口镇说法评理平台", "dispute_type": "土地宅基地",
@@ -91,7 +91,7 @@ def test_an_existing_pre_migration_sqlite_file_is_adopted(tmp_path: Path):
     conn.commit()
     conn.close()
     store = RuntimeStore(path)
-    assert store.schema_versions() == [1]
+    assert store.schema_versions() == [m.version for m in migrations.load("sqlite")]  # adopted, then the rest ran
     assert [r["content_id"] for r in store.feedback()] == ["x"]
 
 
@@ -201,3 +201,70 @@ def test_dsn_chooses_the_implementation(tmp_path: Path):
     assert (tmp_path / "b.db").exists()
     with pytest.raises(ValueError):
         open_runtime("mysql://x")
+
+
+# ---------------------------------------------------------------- issue 15: privacy and the status lock
+
+def test_public_reference_has_a_random_check_code(backend):
+    from miyun.referrals.rules import clean_reference, public_reference
+    from miyun.referrals.store import CHECK_ALPHABET, CHECK_LETTERS
+
+    store = backend.open()
+    rows = [store.create_referral(f"c{i}", FIELDS, 2026)[0] for i in range(8)]
+    codes = [r["check_code"] for r in rows]
+    assert all(len(c) == 4 and c[0] in CHECK_LETTERS and set(c) <= set(CHECK_ALPHABET) for c in codes)
+    assert len(set(codes)) > 1                                   # random, not derived from the sequence
+    for r in rows:
+        assert REF.match(r["ref"]) and public_reference(r) == f"{r['ref']}-{r['check_code']}"
+        assert clean_reference(public_reference(r).lower()) == public_reference(r)
+        assert store.referral(r["ref"])["check_code"] == r["check_code"]
+
+
+def test_erase_one_referral_and_audited_reads(backend):
+    store = backend.open()
+    a, _ = store.create_referral("a", FIELDS, 2026)
+    b, _ = store.create_referral("b", FIELDS, 2026)
+    store.log_access("调解员甲", "view", [a["ref"]], "console")
+    store.log_access("管理员", "export", [a["ref"], b["ref"]], "console csv")
+    assert [(t["actor"], t["action"]) for t in store.audit(a["ref"])] == [
+        ("resident", "create"), ("调解员甲", "view"), ("管理员", "export")]
+    assert store.erase_referral(a["ref"], "管理员", "申请人经12348要求删除") is True
+    assert store.erase_referral("MY-2026-999999", "管理员", "x") is False
+    row = store.referral(a["ref"])
+    assert all(row[c] is None for c in ("name", "phone", "description", "village", "contact_time", "sender_hash"))
+    assert row["anonymized"] == 1 and row["town"] == "古北口镇" and row["dispute_type"] == "土地宅基地"
+    assert store.audit(a["ref"])[-1]["action"] == "delete" and store.audit(a["ref"])[-1]["note"] == "申请人经12348要求删除"
+    assert store.referral(b["ref"])["phone"] == "13912345678"
+
+
+def test_failed_status_checks_lock_a_reference_whoever_sends_them(backend):
+    store = backend.open()
+    ref = "MY-2026-000042"
+    results = [store.record_status_failure(ref, 1000.0 + i, 24 * 3600, 10) for i in range(12)]
+    assert results == [False] * 9 + [True] * 3 and store.status_locked(ref)
+    assert not store.status_locked("MY-2026-000043")
+    assert not store.record_status_failure("MY-2026-000044", 1000.0, 24 * 3600, 10)
+    # failures older than the window do not count
+    assert [store.record_status_failure("MY-2026-000045", t, 100, 3) for t in (0.0, 1.0, 500.0, 501.0)] == [False] * 4
+    locks = store.status_locks()
+    assert [(l["ref"], l["failures"]) for l in locks] == [(ref, 10)]
+    assert store.unlock_status(ref, "管理员", "已电话核实") is True and not store.status_locked(ref)
+    assert store.unlock_status(ref, "管理员", "again") is False
+    assert store.audit(ref)[-1]["action"] == "unlock" and store.audit(ref)[-1]["actor"] == "管理员"
+    assert store.record_status_failure(ref, 2000.0, 24 * 3600, 10) is False   # the count starts again
+
+
+def test_expire_keeps_what_is_younger_than_the_cutoff(backend):
+    store = backend.open()
+    store.log_unanswered("我家狗咬了邻居王某", "n", "h", None, None)
+    fid = store.record_feedback("hotline", False, "h1")
+    store.add_feedback_comment(fid, "我叫张三电话13900001111")
+    store.record_status_attempt("h1", 10.0)
+    store.record_status_attempt("h1", 5000.0)
+    store.record_status_failure("MY-2026-000001", 10.0, 100, 10)
+    assert store.expire("2000-01-01T00:00:00+08:00", 0.0) == {
+        "unanswered": 0, "feedback_comments": 0, "status_attempts": 0, "status_failures": 0}
+    assert store.expire("9999-12-31", 1000.0) == {
+        "unanswered": 1, "feedback_comments": 1, "status_attempts": 1, "status_failures": 1}
+    assert store.unanswered() == [] and store.count_status_attempts("h1", 0.0) == 1
+    assert [(r["comment"], r["sender_hash"], r["helpful"]) for r in store.feedback()] == [(None, None, 0)]

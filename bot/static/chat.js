@@ -65,7 +65,7 @@
       body: JSON.stringify({ session: session, message: message }),
       signal: ctrl ? ctrl.signal : undefined
     }).then(function (r) {
-      if (!r.ok) { throw new Error("HTTP " + r.status); }
+      if (!r.ok && r.status !== 429) { throw new Error("HTTP " + r.status); }  // 429 carries its polite text
       return r.json();
     }).then(function (data) {
       if (data.session) {

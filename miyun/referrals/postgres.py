@@ -21,6 +21,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from miyun.referrals import migrations
+from miyun.referrals.store import PERSONAL_COLUMNS, new_check_code
 from miyun.referrals.store import now as _now
 
 # Any 64-bit number: serialises migrations across every process that opens the database.
@@ -54,6 +55,11 @@ def migrate_postgres(conn: psycopg.Connection) -> list[int]:
             )
             ran.append(m.version)
     return ran
+
+
+def _blank(conn: psycopg.Connection, ref: str) -> None:
+    sets = ", ".join(f"{c} = null" for c in PERSONAL_COLUMNS)
+    conn.execute(f"update referrals set {sets}, anonymized = 1 where ref = %s", (ref,))
 
 
 class PgRuntimeStore:
@@ -109,6 +115,7 @@ class PgRuntimeStore:
         Two replicas confirming the same conversation at once: `on conflict do nothing` makes
         the second wait for the first to commit, then it returns the first one's row.
         """
+        fields = {**fields, "check_code": fields.get("check_code") or new_check_code()}
         _check_columns(fields)
         conn = self._conn()
         now = _now()
@@ -173,15 +180,75 @@ class PgRuntimeStore:
                 "select ref from referrals where created_at <= %s and anonymized = 0 order by id for update", (cutoff_iso,)
             ).fetchall()]
             for ref in refs:
-                conn.execute(
-                    "update referrals set name = null, phone = null, description = null, village = null, "
-                    "contact_time = null, sender_hash = null, anonymized = 1 where ref = %s", (ref,),
-                )
+                _blank(conn, ref)
                 conn.execute(
                     "insert into referral_audit (ref, at, actor, action, note) values (%s, %s, %s, %s, %s)",
                     (ref, _now(), actor, "anonymize", f"older than {cutoff_iso}"),
                 )
         return len(refs)
+
+    def erase_referral(self, ref: str, actor: str, reason: str) -> bool:
+        """Delete one referral's personal data on the resident's request (the case counts stay); audited."""
+        conn = self._conn()
+        with conn.transaction():
+            if conn.execute("select 1 from referrals where ref = %s for update", (ref,)).fetchone() is None:
+                return False
+            _blank(conn, ref)
+            conn.execute("insert into referral_audit (ref, at, actor, action, note) values (%s, %s, %s, %s, %s)",
+                         (ref, _now(), actor, "delete", reason))
+        return True
+
+    def log_access(self, actor: str, action: str, refs: list[str], note: str) -> None:
+        """Who read personal data (view, export), one audit row per referral."""
+        conn = self._conn()
+        at = _now()
+        with conn.transaction():
+            with conn.cursor() as cur:
+                cur.executemany("insert into referral_audit (ref, at, actor, action, note) values (%s, %s, %s, %s, %s)",
+                                [(ref, at, actor, action, note) for ref in refs])
+
+    def record_status_failure(self, ref: str, at: float, window_s: float, limit: int) -> bool:
+        """Count a failed status check of `ref` (any sender); True when the reference is (now) locked."""
+        conn = self._conn()
+        with conn.transaction():
+            conn.execute("insert into status_failures (ref, at) values (%s, %s)", (ref, at))
+            n = conn.execute("select count(*) as n from status_failures where ref = %s and at >= %s",
+                             (ref, at - window_s)).fetchone()["n"]
+            if n >= limit:
+                conn.execute("insert into status_locks (ref, locked_at, failures) values (%s, %s, %s) "
+                             "on conflict (ref) do nothing", (ref, _now(), n))
+            return conn.execute("select 1 from status_locks where ref = %s", (ref,)).fetchone() is not None
+
+    def status_locked(self, ref: str) -> bool:
+        return bool(self.query("select 1 from status_locks where ref = %s", [ref]))
+
+    def status_locks(self) -> list[dict]:
+        return self.query("select * from status_locks order by locked_at, ref")
+
+    def unlock_status(self, ref: str, actor: str, note: str) -> bool:
+        """Lift a lock and forget the failures behind it; audited on the reference."""
+        conn = self._conn()
+        with conn.transaction():
+            if conn.execute("delete from status_locks where ref = %s", (ref,)).rowcount == 0:
+                return False
+            conn.execute("delete from status_failures where ref = %s", (ref,))
+            conn.execute("insert into referral_audit (ref, at, actor, action, note) values (%s, %s, %s, %s, %s)",
+                         (ref, _now(), actor, "unlock", note))
+        return True
+
+    def expire(self, cutoff_iso: str, attempts_before: float) -> dict:
+        """The retention run's share of the runtime store: old unanswered questions and feedback comments,
+        and status-check attempts and failures older than the limits need."""
+        conn = self._conn()
+        with conn.transaction():
+            unanswered = conn.execute("delete from unanswered where created_at <= %s", (cutoff_iso,)).rowcount
+            comments = conn.execute(
+                "update feedback set comment = null, sender_hash = null where created_at <= %s "
+                "and (comment is not null or sender_hash is not null)", (cutoff_iso,)).rowcount
+            attempts = conn.execute("delete from status_attempts where at < %s", (attempts_before,)).rowcount
+            failures = conn.execute("delete from status_failures where at < %s", (attempts_before,)).rowcount
+        return {"unanswered": unanswered, "feedback_comments": comments, "status_attempts": attempts,
+                "status_failures": failures}
 
     def count_status_attempts(self, sender_hash: str, since: float) -> int:
         row = self._conn().execute(

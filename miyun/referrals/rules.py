@@ -11,7 +11,10 @@ from miyun.text import normalize
 
 MOBILE = re.compile(r"^1[3-9]\d{9}$")
 BEIJING_LANDLINE = re.compile(r"^010\d{8}$")
-REF = re.compile(r"MY-?(\d{4})-?(\d{6})", re.IGNORECASE)
+# MY-2026-000123 (the staff sequence; all a referral made before the check code had) and
+# MY-2026-000123-K7QX (the public reference residents get): any case, dashes optional.
+# The check code starts with a letter, so a phone tail typed after the number is never taken for it.
+REF = re.compile(r"MY-?(\d{4})-?(\d{6})(?:-?([ACDEFGHJKMNPQRTUVWXY][ACDEFGHJKMNPQRTUVWXY34679]{3})(?![A-Z0-9]))?", re.IGNORECASE)
 INVOLVEMENT = {"none": "没有", "police": "已报警", "court": "已起诉到法院"}
 STATUSES = ("received", "contacted", "mediating", "resolved", "not_resolved", "transferred")
 EXPORT_COLUMNS = ["ref", "kind", "created_at", "updated_at", "status", "level", "target", "dispute_type", "town", "village",
@@ -30,14 +33,25 @@ def mask_phone(phone: str) -> str:
     return phone[:3] + "****" + phone[-4:] if phone and len(phone) >= 7 else "****"
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula (=HYPERLINK(...), +cmd|...).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value: object) -> object:
+    """A text cell a spreadsheet would treat as a formula gets a leading apostrophe (shown as text)."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
 def export_row(row: dict, with_personal_data: bool) -> list:
-    """One referral as a CSV row of EXPORT_COLUMNS; personal fields masked unless asked for."""
+    """One referral as a CSV row of EXPORT_COLUMNS; personal fields masked unless asked for; no live formulas."""
     values = []
     for key in EXPORT_COLUMNS:
         value = row.get(key)
         if key in PERSONAL_FIELDS and not with_personal_data and value is not None:
             value = mask_phone(value) if key == "phone" else "***"
-        values.append("" if value is None else value)
+        values.append("" if value is None else csv_safe(value))
     return values
 
 
@@ -58,9 +72,28 @@ def clean_name(text: str) -> Optional[str]:
 
 
 def clean_reference(text: str) -> Optional[str]:
-    """MY-2026-000123 in any case, with or without dashes, full-width or not."""
+    """MY-2026-000123-K7QX (or an old MY-2026-000123) in any case, with or without dashes, full-width or not."""
     found = REF.search(normalize(text).replace(" ", ""))
-    return f"MY-{found.group(1)}-{found.group(2)}" if found else None
+    if not found:
+        return None
+    sequence = f"MY-{found.group(1)}-{found.group(2)}"
+    return f"{sequence}-{found.group(3).upper()}" if found.group(3) else sequence
+
+
+def split_reference(ref: str) -> tuple[str, Optional[str]]:
+    """(staff sequence, check code or None) of a cleaned reference."""
+    return (ref[:14], ref[15:] or None) if len(ref) > 14 else (ref, None)
+
+
+def public_reference(row: dict) -> str:
+    """What the resident is given and asked for: the sequence plus the check code (old rows have none)."""
+    return f"{row['ref']}-{row['check_code']}" if row.get("check_code") else row["ref"]
+
+
+def reference_matches(row: dict, check: Optional[str]) -> bool:
+    """A referral with a check code answers only to its full public reference; an old one only to its sequence."""
+    expected = row.get("check_code") or ""
+    return hmac.compare_digest(expected.encode(), (check or "").encode())
 
 
 def clean_tail(text: str) -> Optional[str]:
@@ -153,4 +186,8 @@ def validate_config(config: dict) -> list[tuple[str, str]]:
             problems.append((f"statuses.{status}", "缺少状态说明 / missing public text for this status"))
     if not isinstance(config.get("retention_days"), int) or config["retention_days"] <= 0:
         problems.append(("retention_days", "保存天数应为正整数 / must be a positive number of days"))
+    elif f"{config['retention_days']}天" not in " ".join(str((config.get("consent") or {}).get("text") or "").split()):
+        # The consent text is what the resident agrees to: it must state the period the retention run applies.
+        problems.append(("consent.text", f"同意告知应写明保存期限“{config['retention_days']}天”（与 retention_days 一致）/ "
+                                         "the consent text must state retention_days"))
     return problems

@@ -13,6 +13,7 @@ from typing import Any, Iterable, Iterator, Optional
 
 from miyun.db import Transaction, wal_connection
 from miyun.referrals import migrations
+from miyun.referrals.store import PERSONAL_COLUMNS, new_check_code
 from miyun.referrals.store import now as _now
 
 
@@ -60,6 +61,11 @@ def migrate_sqlite(conn: sqlite3.Connection) -> list[int]:
     return ran
 
 
+def _blank(conn: sqlite3.Connection, ref: str) -> None:
+    sets = ", ".join(f"{c} = null" for c in PERSONAL_COLUMNS)
+    conn.execute(f"update referrals set {sets}, anonymized = 1 where ref = ?", (ref,))
+
+
 class RuntimeStore:
     """Writable store: every write is one short transaction on a WAL database."""
 
@@ -101,6 +107,7 @@ class RuntimeStore:
             existing = conn.execute("select * from referrals where idempotency_key = ?", (key,)).fetchone()
             if existing:
                 return dict(existing), False
+            fields = {**fields, "check_code": fields.get("check_code") or new_check_code()}
             columns = ["idempotency_key", "created_at", "updated_at", "status", *fields]
             cur = conn.execute(
                 f"insert into referrals ({', '.join(columns)}) values ({', '.join('?' * len(columns))})",
@@ -153,15 +160,70 @@ class RuntimeStore:
                 "select ref from referrals where created_at <= ? and anonymized = 0", (cutoff_iso,)
             ).fetchall()]
             for ref in refs:
-                conn.execute(
-                    "update referrals set name = null, phone = null, description = null, village = null, "
-                    "contact_time = null, sender_hash = null, anonymized = 1 where ref = ?", (ref,),
-                )
+                _blank(conn, ref)
                 conn.execute(
                     "insert into referral_audit (ref, at, actor, action, note) values (?, ?, ?, ?, ?)",
                     (ref, _now(), actor, "anonymize", f"older than {cutoff_iso}"),
                 )
             return len(refs)
+
+    def erase_referral(self, ref: str, actor: str, reason: str) -> bool:
+        """Delete one referral's personal data on the resident's request (the case counts stay); audited."""
+        with self.transaction() as conn:
+            if conn.execute("select 1 from referrals where ref = ?", (ref,)).fetchone() is None:
+                return False
+            _blank(conn, ref)
+            conn.execute("insert into referral_audit (ref, at, actor, action, note) values (?, ?, ?, ?, ?)",
+                         (ref, _now(), actor, "delete", reason))
+            return True
+
+    def log_access(self, actor: str, action: str, refs: list[str], note: str) -> None:
+        """Who read personal data (view, export), one audit row per referral."""
+        with self.transaction() as conn:
+            at = _now()
+            conn.executemany("insert into referral_audit (ref, at, actor, action, note) values (?, ?, ?, ?, ?)",
+                             [(ref, at, actor, action, note) for ref in refs])
+
+    def record_status_failure(self, ref: str, at: float, window_s: float, limit: int) -> bool:
+        """Count a failed status check of `ref` (any sender); True when the reference is (now) locked."""
+        with self.transaction() as conn:
+            conn.execute("insert into status_failures (ref, at) values (?, ?)", (ref, at))
+            n = conn.execute("select count(*) from status_failures where ref = ? and at >= ?", (ref, at - window_s)).fetchone()[0]
+            if n >= limit:
+                conn.execute("insert or ignore into status_locks (ref, locked_at, failures) values (?, ?, ?)", (ref, _now(), n))
+            return conn.execute("select 1 from status_locks where ref = ?", (ref,)).fetchone() is not None
+
+    def status_locked(self, ref: str) -> bool:
+        return bool(self.query("select 1 from status_locks where ref = ?", [ref]))
+
+    def status_locks(self) -> list[dict]:
+        return self.query("select * from status_locks order by locked_at, ref")
+
+    def unlock_status(self, ref: str, actor: str, note: str) -> bool:
+        """Lift a lock and forget the failures behind it; audited on the reference."""
+        with self.transaction() as conn:
+            if conn.execute("delete from status_locks where ref = ?", (ref,)).rowcount == 0:
+                return False
+            conn.execute("delete from status_failures where ref = ?", (ref,))
+            conn.execute("insert into referral_audit (ref, at, actor, action, note) values (?, ?, ?, ?, ?)",
+                         (ref, _now(), actor, "unlock", note))
+            return True
+
+    def expire(self, cutoff_iso: str, attempts_before: float) -> dict:
+        """The retention run's share of the runtime store: old unanswered questions and feedback comments,
+        and status-check attempts and failures older than the limits need."""
+        self._ensure_unanswered_status()
+        with self.transaction() as conn:
+            conn.execute("delete from unanswered_status where unanswered_id in "
+                         "(select id from unanswered where created_at <= ?)", (cutoff_iso,))
+            unanswered = conn.execute("delete from unanswered where created_at <= ?", (cutoff_iso,)).rowcount
+            comments = conn.execute(
+                "update feedback set comment = null, sender_hash = null where created_at <= ? "
+                "and (comment is not null or sender_hash is not null)", (cutoff_iso,)).rowcount
+            attempts = conn.execute("delete from status_attempts where at < ?", (attempts_before,)).rowcount
+            failures = conn.execute("delete from status_failures where at < ?", (attempts_before,)).rowcount
+        return {"unanswered": unanswered, "feedback_comments": comments, "status_attempts": attempts,
+                "status_failures": failures}
 
     def count_status_attempts(self, sender_hash: str, since: float) -> int:
         row = self._conn().execute(

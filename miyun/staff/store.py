@@ -192,6 +192,13 @@ class StaffStore:
                         [value, since])[0]
         return int(row[0])
 
+    def prune(self, before: float) -> dict:
+        """The retention run: login attempts (they hold IP addresses) and sessions past `before` (unix time)."""
+        with self._write() as conn:
+            attempts = conn.execute("delete from staff_login_attempts where at < ?", (before,)).rowcount
+            sessions = conn.execute("delete from staff_sessions where expires_at < ?", (before,)).rowcount
+        return {"login_attempts": attempts, "staff_sessions": sessions}
+
     # ------------------------------------------------------------------ audit
     def audit(self, actor: str, action: str, target: str | None, before: Any = None, after: Any = None) -> None:
         """Record one write (who, when, what, before, after)."""

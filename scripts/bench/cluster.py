@@ -71,10 +71,20 @@ def conversation(i: int) -> list[tuple[str, str]]:
     ]
 
 
-def sender_hash(sender: str) -> str:
-    """The action servers' salted hash (actions/context.py) of a sender id."""
-    salt = os.environ.get("MIYUN_LOG_SALT", "miyun")
-    return hashlib.sha256(f"{salt}:{sender}".encode()).hexdigest()[:16]
+def stored_history(i: int) -> list[str]:
+    """The user messages the tracker store should hold: the finished referral (all but the last message)
+    blanked by miyun.privacy.tracker_store, the status question that follows as sent."""
+    from miyun.privacy.redact import REDACTED
+
+    sent = [m for m, _ in conversation(i)]
+    return [REDACTED] * (len(sent) - 1) + sent[-1:]
+
+
+def sender_hash(sender: str, var_dir: Path) -> str:
+    """The action servers' salted hash (actions/context.py) of a sender id; `var_dir` is theirs."""
+    from miyun.settings import log_salt
+
+    return hashlib.sha256(f"{log_salt(var_dir)}:{sender}".encode()).hexdigest()[:16]
 
 
 def pct(values: list[float], q: float) -> Optional[float]:
@@ -361,7 +371,7 @@ def analyse_load(cluster: Cluster, load: dict[str, Any], args: argparse.Namespac
             sender = f"wx:o{run}{i:05d}"
             events = client.get(cluster.rasa_api(f"/conversations/{sender}/tracker")).json().get("events") or []
             said = [e.get("text") for e in events if e.get("event") == "user"]
-            if said == [m for m, _ in conversation(i)]:
+            if said == stored_history(i):
                 history_exact += 1
             else:
                 history_bad.append({"resident": i, "user_messages": said})
@@ -369,7 +379,7 @@ def analyse_load(cluster: Cluster, load: dict[str, Any], args: argparse.Namespac
     # referrals in PostgreSQL: exactly one per resident, the number the resident was told
     import psycopg
 
-    hashes = {sender_hash(f"wx:o{run}{i:05d}"): i for i in range(args.residents)}
+    hashes = {sender_hash(f"wx:o{run}{i:05d}", cluster.app_var): i for i in range(args.residents)}
     with psycopg.connect(cluster.runtime_dsn) as conn:
         rows = conn.execute("select ref, sender_hash, phone, town from referrals where sender_hash = any(%s)",
                             (list(hashes),)).fetchall()
@@ -548,7 +558,7 @@ def write_report(result: dict[str, Any], out_md: Path) -> None:
         f"| passive replies / late (customer-service API) | {L['passive_replies']} / {L['late_replies_via_customer_service_api']} |",
         f"| lost messages | {L['lost']} |",
         f"| replies out of order (not the answer to that step) | {L['out_of_order']} |",
-        f"| conversations whose stored history (PostgreSQL, via Rasa's API) is exactly the 10 messages sent | {L['history_exact']} / {L['residents']} |",
+        f"| conversations whose stored history (PostgreSQL, via Rasa's API) is exactly the 10 messages sent, the finished referral's 9 blanked | {L['history_exact']} / {L['residents']} |",
         f"| referrals saved exactly once, with the number the resident was told (rows counted in PostgreSQL) | {L['referrals_exactly_once']} / {L['residents']} ({L['referrals_rows']} rows) |",
         f"| messages resent by the resident after a 12348/empty answer | {L['retried_messages']} |",
         "",

@@ -19,6 +19,7 @@ def bench_gateway_process(stack: Stack, tmp: Path, messages: list[tuple[str, str
     """The gateway as `make run` starts it (python -m bot): RSS after warm-up and after load via /api/chat."""
     port = servers.free_port()
     gw = servers.start_gateway(port, stack.url, log=tmp / "gateway.log", MIYUN_RATE_LIMIT_PER_MIN="100000",
+                               MIYUN_WEB_PER_IP_PER_MIN="10000000", MIYUN_WEB_NEW_SESSIONS_PER_IP_PER_HOUR="10000000",
                                MIYUN_LOG_LEVEL="WARNING", **stack.env)
     out: dict[str, Any] = {}
     try:

@@ -263,6 +263,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         settings = GatewaySettings(
             host="127.0.0.1", port=0, rasa_url=rasa_url, rasa_timeout_s=args.rasa_timeout,
             rate_limit_per_min=100_000, max_input_chars=500, rasa_max_concurrency=args.rasa_concurrency,
+            # every bench client is 127.0.0.1: the per-IP web chat limits would throttle the load itself
+            web_per_ip_per_min=10_000_000, web_new_sessions_per_ip_per_hour=10_000_000,
             wechat_token=WX_TOKEN, wechat_app_id="wxbench", wechat_app_secret="bench-secret", wechat_aes_key="",
             wechat_api_base=api_server.url, wechat_passive_deadline_s=args.passive_deadline,
             telegram_bot_token="", telegram_webhook_secret="", log_salt="bench")

@@ -12,6 +12,7 @@ import pytest
 from bot.app import create_app
 from console import create_console
 from miyun.knowledge import publish
+from miyun.referrals.rules import public_reference
 from miyun.referrals.sqlite import RuntimeStore
 from miyun.settings import Settings
 from miyun.staff.store import StaffStore, hash_password
@@ -133,6 +134,6 @@ async def test_mediator_updates_a_referral_and_the_resident_sees_the_public_stat
             await browser.close()
     sender = f"status-{uuid.uuid4().hex[:8]}"
     await asyncio.to_thread(stack.say, sender, "查询调解进度")
-    await asyncio.to_thread(stack.say, sender, ref)
+    await asyncio.to_thread(stack.say, sender, public_reference(row))   # residents hold the check-coded number
     reply = _text(await asyncio.to_thread(stack.say, sender, "5678"))
     assert "调解进行中" in reply and note not in reply and "周三" not in reply

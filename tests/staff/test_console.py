@@ -272,8 +272,12 @@ def test_mediator_sees_only_own_towns(shared_env):
     med = shared_env.client("mediator")
     own, other = shared_env.refs["own"], shared_env.refs["other"]
     page = med.get("/staff/referrals").text
-    assert own in page and "13912345678" in page and other not in page and "13800001111" not in page
-    assert med.get(f"/staff/referrals/{other}").status_code == 403
+    assert own in page and "139****5678" in page and other not in page and "13800001111" not in page
+    assert "13912345678" not in page                                   # lists mask phones; the detail page shows it
+    # "not yours" and "does not exist" are the same answer
+    not_mine, missing = med.get(f"/staff/referrals/{other}"), med.get("/staff/referrals/MY-2026-999999")
+    assert not_mine.status_code == missing.status_code == 404 and not_mine.text == missing.text
+    assert "13800001111" not in not_mine.text
     r = med.get(f"/staff/referrals?town={shared_env.OTHER_TOWN}")
     assert r.status_code == 403 and "13800001111" not in r.text
     csv_text = med.get("/staff/referrals.csv").content.decode("utf-8-sig")
@@ -311,7 +315,7 @@ def test_referral_update_requires_note_and_is_audited(env):
     assert "err=" in med.post(f"/staff/referrals/{ref}/update", data={"csrf": csrf, "status": "received", "note": "x"}).headers["location"]
     assert "err=" in med.post(f"/staff/referrals/{ref}/update", data={"csrf": csrf, "assigned_to": "adm", "note": "x"}).headers["location"]
     r = med.post(f"/staff/referrals/{env.refs['other']}/update", data={"csrf": csrf, "status": "contacted", "note": "x"})
-    assert r.status_code == 403 and env.runtime.referral(env.refs["other"])["status"] == "received"
+    assert r.status_code == 404 and env.runtime.referral(env.refs["other"])["status"] == "received"
 
 
 def test_export_and_anonymize_are_audited(env):
