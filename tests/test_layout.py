@@ -25,11 +25,12 @@ RULES: dict[str, set[str]] = {
     "miyun.text": set(),
     "miyun.db": set(),
     "miyun.nlu": {"miyun.text"},
-    "miyun.knowledge": {"miyun.settings", "miyun.text", "miyun.db", "miyun.referrals"},
+    "miyun.knowledge": {"miyun.settings", "miyun.text", "miyun.db", "miyun.referrals", "miyun.documents"},
+    "miyun.documents": {"miyun.settings", "miyun.text", "miyun.db"},
     "miyun.referrals": {"miyun.settings", "miyun.text", "miyun.db", "miyun.knowledge"},
     "miyun.staff": {"miyun.settings", "miyun.text", "miyun.db", "miyun.knowledge", "miyun.referrals"},
     "actions": {"miyun"},
-    "bot": {"miyun.settings"},
+    "bot": {"miyun.settings", "miyun.documents.downloads"},  # serves and sends the generated documents
     "bot.app": {"bot", "miyun.settings", "console"},  # the gateway mounts the console at /staff
     "console": {"miyun"},
     "scripts": {"actions", "bot", "console", "miyun"},

@@ -304,6 +304,16 @@ def load(content_dir: Path) -> Content:
     else:
         problems.append(Problem("referrals.yml", "", "", "文件不存在 / file missing"))
 
+    documents_file = content_dir / "documents.yml"
+    if documents_file.exists():
+        from miyun.documents.templates import validate as validate_documents
+
+        data = _read_yaml(documents_file, problems)
+        if data is not None:
+            config, found = validate_documents(data)
+            problems.extend(Problem("documents.yml", entry, fld, message) for entry, fld, message in found)
+            content.settings["documents"] = config
+
     settings_file = content_dir / "settings.yml"
     if settings_file.exists():
         data = _read_yaml(settings_file, problems)
