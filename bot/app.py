@@ -12,18 +12,20 @@ from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 
 from bot.core import Conversation
+from bot.documents import Documents
 from bot.httputil import SecurityHeaders
 from bot.logging_setup import quiet_libraries, set_salt
 from bot.rasa_client import RasaClient
 from bot.ratelimit import RateLimiter
 from bot.webchat import WebChat
-from miyun.settings import GatewaySettings
+from miyun.documents.downloads import DownloadStore
+from miyun.settings import GatewaySettings, load as load_core
 
 log = logging.getLogger(__name__)
 
 
 def create_app(settings: GatewaySettings, *, rasa: RasaClient | None = None,
-               staff: Starlette | None = None) -> Starlette:
+               staff: Starlette | None = None, documents: Documents | None = None) -> Starlette:
     """Build the gateway app; nothing touches the network until the lifespan starts.
 
     `staff` is the staff console sub-app (console.create_console); by default it is built from the environment.
@@ -32,10 +34,13 @@ def create_app(settings: GatewaySettings, *, rasa: RasaClient | None = None,
     set_salt(settings.log_salt)
     rasa = rasa or RasaClient(settings.rasa_url, settings.rasa_timeout_s,
                               max_concurrency=settings.rasa_max_concurrency)
+    if documents is None:
+        core = load_core()
+        documents = Documents(DownloadStore(core.documents_dir, core.document_ttl_min * 60), settings.public_base_url)
     conversation = Conversation(rasa, RateLimiter(settings.rate_limit_per_min),
-                                settings.max_input_chars)
+                                settings.max_input_chars, documents)
     web = WebChat(conversation, settings.max_input_chars)
-    routes: list = []
+    routes: list = documents.routes()
     wechat = telegram = None
 
     if settings.wechat_enabled:
@@ -78,7 +83,8 @@ def create_app(settings: GatewaySettings, *, rasa: RasaClient | None = None,
         log.info("gateway_started web=on wechat=%s telegram=%s",
                  "on" if wechat else "off", telegram.mode if telegram else "off")
         try:
-            yield
+            async with documents.sweeping():
+                yield
         finally:
             if telegram is not None:
                 await telegram.stop()
@@ -101,4 +107,5 @@ def create_app(settings: GatewaySettings, *, rasa: RasaClient | None = None,
     app.state.rasa = rasa
     app.state.wechat = wechat
     app.state.telegram = telegram
+    app.state.documents = documents
     return app

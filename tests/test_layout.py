@@ -31,7 +31,7 @@ RULES: dict[str, set[str]] = {
     "miyun.staff": {"miyun.settings", "miyun.text", "miyun.db", "miyun.knowledge", "miyun.referrals"},
     "actions": {"miyun"},
     "bot": {"miyun.settings", "miyun.documents.downloads"},  # serves and sends the generated documents
-    "bot.app": {"bot", "miyun.settings", "console"},  # the gateway mounts the console at /staff
+    "bot.app": {"bot", "miyun.settings", "miyun.documents.downloads", "console"},  # mounts the console at /staff
     "console": {"miyun"},
     "scripts": {"actions", "bot", "console", "miyun"},
 }
