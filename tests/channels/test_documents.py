@@ -190,3 +190,41 @@ async def test_telegram_gets_the_pdf_by_send_document(setup, telegram_api, teleg
     assert sent["chat_id"] == str(CHAT)
     assert sent["document"]["filename"] == "行政复议申请书.pdf" and sent["document"]["data"].startswith(b"%PDF")
     assert telegram_api.calls("sendMessage")[0]["text"] == "《行政复议申请书》已生成。"
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic", "--disable-dev-shm-usage", "--no-proxy-server"]
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="run scripts/install_browser.sh")
+async def test_browser_downloads_the_pdf_from_the_web_chat(setup, tmp_path):
+    from playwright.async_api import async_playwright, expect
+
+    gw, *_ = setup()
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            context = await browser.new_context(accept_downloads=True)
+            page = await context.new_page()
+            await page.goto(gw.url + "/")
+            box = page.get_by_label("请输入您的问题（按回车发送）")
+            await box.fill("生成")
+            await box.press("Enter")
+            pdf_link = page.get_by_role("link", name="下载PDF（可直接打印）")
+            await expect(pdf_link).to_be_visible(timeout=20_000)
+            await expect(page.get_by_role("link", name="下载Word文件（可修改）")).to_be_visible()
+            async with page.expect_download() as info:
+                await pdf_link.click()
+            download = await info.value
+            assert download.suggested_filename == "行政复议申请书.pdf"
+            saved = tmp_path / "got.pdf"
+            await download.save_as(saved)
+            assert saved.read_bytes().startswith(b"%PDF")
+            href = await pdf_link.get_attribute("href")
+            stranger = await browser.new_context()               # another browser: the link is not theirs
+            r = await stranger.request.get(gw.url + href)
+            assert r.status == 404
+            await stranger.close()
+        finally:
+            await browser.close()
