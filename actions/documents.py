@@ -296,8 +296,13 @@ class ActionMakeDocument(Action):
             return reset
         filled = fill(template, tracker.get_slot("doc_values") or {}, dt.date.today())
         settings = context.settings()
-        files = produce(filled, find_font(settings.document_font))
-        token = store().put(kind=template.id, title=template.title, sender_id=tracker.sender_id or "", files=files.files)
+        try:
+            files = produce(filled, find_font(settings.document_font))
+            token = store().put(kind=template.id, title=template.title, sender_id=tracker.sender_id or "", files=files.files)
+        except OSError:  # a full or read-only disk: say so rather than fail silently
+            log.exception("document_store_failed kind=%s", template.id)
+            dispatcher.utter_message(text="抱歉，文书暂时无法生成。请稍后再试，或到所在镇街的公共法律服务站、拨打12348咨询。")
+            return reset
         try:
             DocumentCounts(settings.runtime_db).record(template.id)
         except Exception:  # a count must never cost the resident the document

@@ -227,3 +227,17 @@ def test_service_answers_offer_to_draft(published):
     assert any("disclosure" in b["payload"] for b in buttons(d))
     payload = next(b["payload"] for b in buttons(d) if "disclosure" in b["payload"])
     assert json.loads("{" + payload.split("{", 1)[1]) == {"document_kind": "disclosure"}
+
+
+def test_a_store_failure_is_said_not_swallowed(published, monkeypatch):
+    def broken(self, **kw):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(DownloadStore, "put", broken)
+    t = templates()["mediation"]
+    chat = Chat().start("帮我写调解申请书", entity="人民调解申请书")
+    chat.say("同意", "affirm")
+    answer_all(chat, t)
+    chat.say("确认", "affirm")
+    assert "暂时无法生成" in chat.said[-1] and chat.done
+    assert DocumentCounts(context.settings().runtime_db).weekly(1) == []
