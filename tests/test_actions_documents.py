@@ -33,6 +33,31 @@ ASK = {"doc_kind": ActionAskDocKind, "doc_consent": ActionAskDocConsent, "doc_an
 SENDER = "web:" + "s" * 24
 
 
+@pytest.fixture(scope="module")
+def published_once(tmp_path_factory):
+    """The content published once for this module (publishing ~500 articles is slow)."""
+    from tests.conftest import _publish
+
+    var = tmp_path_factory.mktemp("documents-var")
+    _publish(ROOT / "content", var)
+    return var
+
+
+@pytest.fixture()
+def published(published_once, tmp_path, monkeypatch):
+    """A fresh var dir per test (documents, counts) with a copy of the published content."""
+    import shutil
+
+    var = tmp_path / "var"
+    var.mkdir()
+    shutil.copy(published_once / "content.db", var / "content.db")
+    monkeypatch.setenv("MIYUN_VAR_DIR", str(var))
+    monkeypatch.setenv("MIYUN_CONTENT_DIR", str(ROOT / "content"))
+    context.reset()
+    yield context.settings()
+    context.reset()
+
+
 class Chat:
     """The form loop as Rasa runs it: ask the first empty required slot, validate the answer, repeat."""
 
