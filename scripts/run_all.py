@@ -23,7 +23,7 @@ def ask(rasa_url: str, sender: str, text: str) -> list[dict]:
         return json.loads(resp.read())
 
 
-def terminal_chat(rasa_url: str) -> None:
+def terminal_chat(rasa_url: str, gateway_url: str = "") -> None:
     """A line-by-line chat; a digit picks a numbered button."""
     print("\n在下面输入问题，回车发送；输入数字选择按钮；Ctrl-C 退出。\n")
     buttons: list[dict] = []
@@ -46,6 +46,10 @@ def terminal_chat(rasa_url: str) -> None:
         for msg in replies:
             if msg.get("text"):
                 print("助手：" + msg["text"].replace("\n", "\n      "))
+            doc = (msg.get("custom") or {}).get("document")
+            if isinstance(doc, dict) and gateway_url:   # a generated document: the gateway serves it
+                for fmt in doc.get("formats") or []:
+                    print(f"      {doc.get('title', '文书')}（{fmt}）：{gateway_url}/documents/{doc['token']}/{fmt}")
             for b in msg.get("buttons") or []:
                 buttons.append(b)
                 print(f"      {len(buttons)}. {b['title']}")
@@ -73,7 +77,7 @@ def main() -> int:
         gateway.wait_ready(60)
         print(f"✓ web chat        http://127.0.0.1:{gateway_port}/   (log var/logs/gateway.log)")
         if sys.stdin.isatty():
-            terminal_chat(rasa.url)
+            terminal_chat(rasa.url, f"http://127.0.0.1:{gateway_port}")
         else:
             print("no terminal attached: servers keep running until Ctrl-C / SIGTERM")
             rasa.proc.wait()
