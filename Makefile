@@ -39,7 +39,7 @@ export MIYUN_REDIS_DB ?= 1
 export MIYUN_REDIS_PASSWORD ?=
 export MIYUN_RUNTIME_DSN ?=
 
-.PHONY: help setup browser services run test pytest train content evaluate bench bench-compare gateway wechat-menu staff-admin retention run-cluster bench-cluster lock clean
+.PHONY: help setup browser services document-tools run test pytest train content evaluate bench bench-compare gateway wechat-menu staff-admin retention run-cluster bench-cluster lock clean
 
 help:
 	@echo "make run       set up if needed, build content, train if changed, start the assistant"
@@ -77,6 +77,10 @@ browser:
 services:
 	@bash scripts/cluster_setup.sh
 
+# A CJK font for the documents' PDFs and poppler-utils for their tests: Debian packages, only if missing.
+document-tools:
+	@bash scripts/install_document_tools.sh
+
 content: setup
 	@$(PY) -m miyun.knowledge.cli publish --by "make" --note "从 content/ 源文件构建 / built from content/ sources"
 
@@ -86,7 +90,7 @@ train: setup
 run: setup content train
 	@$(PY) -m scripts.run_all
 
-test: setup browser services content train
+test: setup browser services document-tools content train
 	$(PY) -m pytest
 	$(RASA) data validate --data nlu stories --domain domain --config config.yml --fail-on-warnings
 	$(RASA) test core --stories tests/conversations --model $(MODEL) --endpoints endpoints.yml \

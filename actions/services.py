@@ -38,18 +38,26 @@ FOLLOW_UPS: Dict[str, List[Dict[str, str]]] = {
     "ask_mediation": [
         {"title": "我要申请调解", "payload": "/request_mediation"},
         {"title": "找附近的服务站", "payload": "/find_service_station"},
+        {"title": "帮我起草调解申请书", "payload": '/request_document{"document_kind":"mediation"}'},
     ],
     "ask_hotline": [{"title": "法律援助", "payload": "/ask_legal_aid"}],
     "ask_capabilities": [
         {"title": "法律援助", "payload": "/ask_legal_aid"},
         {"title": "找服务站", "payload": "/find_service_station"},
         {"title": "说法评理调解", "payload": "/ask_mediation"},
+        {"title": "帮我起草文书", "payload": "/request_document"},
     ],
     "request_human": [
         {"title": "请工作人员回电", "payload": "/request_callback"},
         {"title": "找附近的服务站", "payload": "/find_service_station"},
     ],
-    "ask_admin_reconsideration": [{"title": "信息公开申请", "payload": "/ask_info_disclosure"}],
+    "ask_admin_reconsideration": [
+        {"title": "信息公开申请", "payload": "/ask_info_disclosure"},
+        {"title": "帮我起草行政复议申请书", "payload": '/request_document{"document_kind":"reconsideration"}'},
+    ],
+    "ask_info_disclosure": [
+        {"title": "帮我填政府信息公开申请表", "payload": '/request_document{"document_kind":"disclosure"}'},
+    ],
 }
 
 

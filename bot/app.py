@@ -12,18 +12,20 @@ from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 
 from bot.core import Conversation
+from bot.documents import Documents
 from bot.httputil import SecurityHeaders
 from bot.logging_setup import quiet_libraries, set_salt
 from bot.rasa_client import RasaClient
 from bot.ratelimit import RateLimiter
 from bot.webchat import WebChat
-from miyun.settings import PLACEHOLDER_SALTS, GatewaySettings, log_salt
+from miyun.documents.downloads import DownloadStore
+from miyun.settings import PLACEHOLDER_SALTS, GatewaySettings, load as load_core, log_salt
 
 log = logging.getLogger(__name__)
 
 
 def create_app(settings: GatewaySettings, *, rasa: RasaClient | None = None,
-               staff: Starlette | None = None) -> Starlette:
+               staff: Starlette | None = None, documents: Documents | None = None) -> Starlette:
     """Build the gateway app; nothing touches the network until the lifespan starts.
 
     `staff` is the staff console sub-app (console.create_console); by default it is built from the environment.
@@ -33,12 +35,15 @@ def create_app(settings: GatewaySettings, *, rasa: RasaClient | None = None,
     set_salt(settings.log_salt if settings.log_salt not in PLACEHOLDER_SALTS else log_salt())
     rasa = rasa or RasaClient(settings.rasa_url, settings.rasa_timeout_s,
                               max_concurrency=settings.rasa_max_concurrency)
+    if documents is None:
+        core = load_core()
+        documents = Documents(DownloadStore(core.documents_dir, core.document_ttl_min * 60), settings.public_base_url)
     conversation = Conversation(rasa, RateLimiter(settings.rate_limit_per_min),
-                                settings.max_input_chars)
+                                settings.max_input_chars, documents)
     web = WebChat(conversation, settings.max_input_chars, per_ip_per_min=settings.web_per_ip_per_min,
                   new_sessions_per_ip_per_hour=settings.web_new_sessions_per_ip_per_hour,
                   trusted_proxies=settings.trusted_proxies)
-    routes: list = []
+    routes: list = documents.routes()
     wechat = telegram = None
 
     if settings.wechat_enabled:
@@ -81,7 +86,8 @@ def create_app(settings: GatewaySettings, *, rasa: RasaClient | None = None,
         log.info("gateway_started web=on wechat=%s telegram=%s",
                  "on" if wechat else "off", telegram.mode if telegram else "off")
         try:
-            yield
+            async with documents.sweeping():
+                yield
         finally:
             if telegram is not None:
                 await telegram.stop()
@@ -104,4 +110,5 @@ def create_app(settings: GatewaySettings, *, rasa: RasaClient | None = None,
     app.state.rasa = rasa
     app.state.wechat = wechat
     app.state.telegram = telegram
+    app.state.documents = documents
     return app

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot import inputs
+from bot.documents import Documents
 from bot.logging_setup import hash_sender
 from bot.rasa_client import RasaClient
 from bot.ratelimit import RATE_LIMITED_TEXT, RateLimiter
@@ -27,11 +28,13 @@ class Turn:
 class Conversation:
     """Runs one user turn the same way for every channel."""
 
-    def __init__(self, rasa: RasaClient, limiter: RateLimiter, max_input_chars: int) -> None:
+    def __init__(self, rasa: RasaClient, limiter: RateLimiter, max_input_chars: int,
+                 documents: Documents | None = None) -> None:
         self.rasa = rasa
         self.limiter = limiter
         self.max_input_chars = max_input_chars
         self.scripts = ScriptMemory()
+        self.documents = documents   # generated documents per channel; None = they are not offered
 
     async def text(self, sender: str, text: Any, *, timeout_s: float | None = None) -> Turn:
         """A message the user typed (or a payload they chose)."""

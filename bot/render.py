@@ -33,6 +33,7 @@ class Item:
     text: str = ""
     image: str = ""
     buttons: list[Button] = field(default_factory=list)
+    document: dict | None = None   # web only: {title, links} (bot.documents.Documents.for_web)
 
 
 def _safe_url(url: Any) -> str:
@@ -59,8 +60,10 @@ def normalise(messages: Iterable[dict[str, Any]], note: str = "", script: str | 
             for b in (msg.get("buttons") or [])
             if isinstance(b, dict) and str(b.get("title", "")).strip() and str(b.get("payload", "")).strip()
         ]
-        item = Item(text=to_script(text.strip(), script), image=_safe_url(msg.get("image")), buttons=buttons)
-        if item.text or item.image or item.buttons:
+        document = custom.get("web_document") if isinstance(custom, dict) else None
+        item = Item(text=to_script(text.strip(), script), image=_safe_url(msg.get("image")), buttons=buttons,
+                    document=document if isinstance(document, dict) else None)
+        if item.text or item.image or item.buttons or item.document:
             items.append(item)
     return items
 
@@ -168,5 +171,7 @@ def render_web(messages: Iterable[dict[str, Any]], note: str = "", script: str |
             msg["image"] = item.image
         if item.buttons:
             msg["buttons"] = [{"title": b.title, "payload": b.payload} for b in item.buttons]
+        if item.document:
+            msg["document"] = item.document
         out.append(msg)
     return out

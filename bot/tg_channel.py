@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
 from telegram.error import NetworkError, RetryAfter, TelegramError
 from telegram.ext import (
     Application,
@@ -32,6 +32,7 @@ from telegram.ext import (
 from telegram.request import HTTPXRequest
 
 from bot.core import Conversation, Turn
+from bot.documents import NOT_FOUND, document_of
 from bot.httputil import BodyTooLarge, read_limited
 from bot.inputs import is_payload, location_payload
 from bot.render import render_telegram
@@ -107,6 +108,19 @@ async def send_turn(context: ContextTypes.DEFAULT_TYPE, chat_id: int, turn: Turn
                 [[InlineKeyboardButton(b.title, callback_data=callbacks.encode(b.payload))] for b in out.buttons]
             )
         await _send_with_retry(context, chat_id, out.text, markup)
+    documents = _state(context).conversation.documents
+    if documents is None:
+        return
+    for message in turn.messages:
+        doc = document_of(message)
+        if doc is None:
+            continue
+        for filename, data in documents.files_for(doc, _sender(chat_id)):
+            await context.bot.send_document(chat_id=chat_id, document=InputFile(data, filename=filename),
+                                            filename=filename)
+        if doc.get("text"):
+            for out in render_telegram([{"text": documents.text(doc, _sender(chat_id)) or NOT_FOUND}]):
+                await _send_with_retry(context, chat_id, out.text, None)
 
 
 async def _send_with_retry(context: ContextTypes.DEFAULT_TYPE, chat_id: int, text: str,

@@ -80,5 +80,12 @@ class WebChat:
         if fresh:
             session = new_session()
         turn = await self.conversation.text("web:" + session, data.get("message"))
-        return JSONResponse({"session": session, "messages": render_web(turn.messages, turn.note, turn.script)},
-                            headers={"Cache-Control": "no-store"})
+        messages = turn.messages
+        documents = self.conversation.documents
+        if documents is not None:
+            messages = documents.for_web(messages, "web:" + session)
+        response = JSONResponse({"session": session, "messages": render_web(messages, turn.note, turn.script)},
+                                headers={"Cache-Control": "no-store"})
+        if documents is not None:   # binds download links to this chat session
+            documents.set_cookie(response, session, secure=request.url.scheme == "https")
+        return response

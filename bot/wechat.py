@@ -280,7 +280,10 @@ class WeChatChannel:
             turn = Turn(messages=[{"text": FALLBACK_TEXT}], kind="fallback")
         if turn is None:
             return WeChatOut(parts=[], choices=[])
-        out = render_wechat(turn.messages, turn.note, turn.script)
+        messages = turn.messages
+        if self.conversation.documents is not None:
+            messages = self.conversation.documents.for_wechat(messages, sender)
+        out = render_wechat(messages, turn.note, turn.script)
         if turn.rasa_called:
             self.choices.remember(openid, out.choices)
         return out

@@ -13,7 +13,10 @@ from console.auth import guard
 from console.charts import bar_chart
 from console.context import NO_STORE, console, form_str, redirect, user
 from console.referral_routes import STATUS_LABELS, visible_towns
+from miyun.documents.counts import DocumentCounts
+from miyun.documents.templates import templates as document_templates
 from miyun.knowledge import content_edit, unanswered
+from miyun.knowledge.store import ContentUnavailable
 
 EDITORS = ("editor", "admin")
 
@@ -27,6 +30,20 @@ def group_ids(rows: list[dict], g: unanswered.Group) -> list[int]:
     """The unanswered rows that make up a group."""
     questions = set(g.questions)
     return [r["id"] for r in rows if r["question"] in questions]
+
+
+def document_weeks(c, weeks: int = 8) -> tuple[list[str], list[tuple[str, list[int]]]]:
+    """Documents made per ISO week and kind (counts only: the contents are never kept)."""
+    rows = DocumentCounts(c.core.runtime_db).weekly(weeks)
+    try:
+        titles = {k: t.title for k, t in document_templates(c.live.setting("documents")).items()}
+    except ContentUnavailable:
+        titles = {}
+    kinds = sorted({kind for _, kind, _ in rows})
+    table = collections.defaultdict(dict)
+    for week, kind, n in rows:
+        table[week][kind] = n
+    return [titles.get(k, k) for k in kinds], [(w, [table[w].get(k, 0) for k in kinds]) for w in sorted(table, reverse=True)]
 
 
 def _pct(part: int, whole: int) -> str:
@@ -54,7 +71,9 @@ async def dashboard(request: Request) -> Response:
     stats = {"messages": total, "legal": legal, "unanswered": n_unanswered,
              "unanswered_rate": _pct(n_unanswered, legal), "feedback": len(feedback),
              "helpful_rate": _pct(helpful, len(feedback))}
-    return c.page(request, "dashboard.html", title="概览", charts=charts, stats=stats)
+    doc_kinds, doc_weeks = await run_in_threadpool(document_weeks, c)
+    return c.page(request, "dashboard.html", title="概览", charts=charts, stats=stats,
+                  doc_kinds=doc_kinds, doc_weeks=doc_weeks, doc_ttl=f"{c.core.document_ttl_min:g}")
 
 
 @guard(*EDITORS)

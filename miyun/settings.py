@@ -79,6 +79,11 @@ class Settings:
     # `production` (set by `make run-cluster`): refuse to start without a real MIYUN_LOG_SALT.
     environment: str = field(default_factory=lambda: _env("MIYUN_ENV", "development").lower())
 
+    # Fill-in documents: a CJK TTF/OTF/TTC for the PDFs (empty = the Debian fonts in miyun.documents.pdf_out),
+    # and how long a generated document stays downloadable before it is deleted.
+    document_font: str = field(default_factory=lambda: _env("MIYUN_DOCUMENT_FONT", ""))
+    document_ttl_min: float = field(default_factory=lambda: _float("MIYUN_DOCUMENT_TTL_MIN", 30.0))
+
     def __post_init__(self) -> None:
         if self.status_lock_failures < 1 or self.status_lock_window_h <= 0:
             raise ValueError("MIYUN_STATUS_LOCK_FAILURES must be >= 1 and MIYUN_STATUS_LOCK_WINDOW_H positive")
@@ -108,6 +113,11 @@ class Settings:
     @property
     def rasa_url(self) -> str:
         return f"http://{self.rasa_host}:{self.rasa_port}"
+
+    @property
+    def documents_dir(self) -> Path:
+        """Generated documents waiting to be downloaded; each is deleted at its expiry."""
+        return self.var_dir / "documents"
 
 
 def load() -> Settings:
@@ -212,12 +222,16 @@ class GatewaySettings:
     telegram_webhook_url: str = field(default_factory=lambda: _env("TELEGRAM_WEBHOOK_URL", ""))
     telegram_api_base: str = field(default_factory=lambda: _env("TELEGRAM_API_BASE", "https://api.telegram.org/bot"))
     telegram_mode: str = field(default_factory=lambda: _env("TELEGRAM_MODE", "polling").lower())
+    # The public HTTPS address of this gateway (e.g. https://fw.example.cn): WeChat then gets document links.
+    public_base_url: str = field(default_factory=lambda: _env("MIYUN_PUBLIC_BASE_URL", "").rstrip("/"))
 
     def __post_init__(self) -> None:
         if self.telegram_mode not in ("polling", "webhook"):
             raise ValueError(f"TELEGRAM_MODE must be 'polling' or 'webhook', got {self.telegram_mode!r}")
         if self.telegram_enabled and self.telegram_mode == "webhook" and not self.telegram_webhook_secret:
             raise ValueError("TELEGRAM_WEBHOOK_SECRET is required when TELEGRAM_MODE=webhook")
+        if self.public_base_url and not self.public_base_url.startswith("https://"):
+            raise ValueError("MIYUN_PUBLIC_BASE_URL must be an https:// address")
         if self.wechat_aes_key and len(self.wechat_aes_key) != 43:
             raise ValueError("WECHAT_AES_KEY (EncodingAESKey) must be 43 characters")
         if self.wechat_aes_key and not self.wechat_app_id:

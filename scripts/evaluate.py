@@ -23,6 +23,7 @@ LAWBENCH = ROOT.parent / "shared" / "eval" / "lawbench_3-8_questions.json"
 LEGAL_INTENTS = {
     "ask_legal_question", "ask_legal_aid", "ask_mediation", "request_mediation", "ask_admin_reconsideration",
     "ask_info_disclosure", "ask_petition", "ask_hotline", "find_service_station", "check_referral_status", "emergency",
+    "request_document",
 }
 TARGETS = {
     "intent_accuracy_served": 0.92,

@@ -39,7 +39,7 @@ def ask(rasa_url: str, sender: str, text: str) -> list[dict]:
         return json.loads(resp.read())
 
 
-def terminal_chat(rasa_url: str) -> None:
+def terminal_chat(rasa_url: str, gateway_url: str = "") -> None:
     """A line-by-line chat; a digit picks a numbered button."""
     servers.say("\n在下面输入问题，回车发送；输入数字选择按钮；Ctrl-C 退出。\n")
     buttons: list[dict] = []
@@ -62,6 +62,10 @@ def terminal_chat(rasa_url: str) -> None:
         for msg in replies:
             if msg.get("text"):
                 servers.say("助手：" + msg["text"].replace("\n", "\n      "))
+            doc = (msg.get("custom") or {}).get("document")
+            if isinstance(doc, dict) and gateway_url:   # a generated document: the gateway serves it
+                for fmt in doc.get("formats") or []:
+                    servers.say(f"      {doc.get('title', '文书')}（{fmt}）：{gateway_url}/documents/{doc['token']}/{fmt}")
             for b in msg.get("buttons") or []:
                 buttons.append(b)
                 servers.say(f"      {len(buttons)}. {b['title']}")
@@ -97,7 +101,7 @@ def main() -> int:
         gateway.wait_ready(60)
         servers.say(f"✓ web chat        http://127.0.0.1:{gateway_port}/   (log {_shown(logs / 'gateway.log')})")
         if sys.stdin.isatty():
-            terminal_chat(rasa.url)
+            terminal_chat(rasa.url, f"http://127.0.0.1:{gateway_port}")
         else:
             servers.say("no terminal attached: servers keep running until Ctrl-C / SIGTERM")
             while all(s.proc.poll() is None for s in started):

@@ -27,13 +27,14 @@ RULES: dict[str, set[str]] = {
     "miyun.locks": set(),  # Rasa's lock store for the cluster (endpoints.yml names it)
     "miyun.deadlines": set(),
     "miyun.nlu": {"miyun.text", "miyun.deadlines"},
-    "miyun.knowledge": {"miyun.settings", "miyun.text", "miyun.db", "miyun.referrals", "miyun.deadlines"},
+    "miyun.knowledge": {"miyun.settings", "miyun.text", "miyun.db", "miyun.referrals", "miyun.deadlines", "miyun.documents"},
+    "miyun.documents": {"miyun.settings", "miyun.text", "miyun.db"},
     "miyun.referrals": {"miyun.settings", "miyun.text", "miyun.db", "miyun.knowledge"},
     "miyun.staff": {"miyun.settings", "miyun.text", "miyun.db", "miyun.knowledge", "miyun.referrals"},
     "miyun.privacy": {"miyun.settings", "miyun.knowledge", "miyun.referrals", "miyun.staff"},
     "actions": {"miyun"},
-    "bot": {"miyun.settings"},
-    "bot.app": {"bot", "miyun.settings", "console"},  # the gateway mounts the console at /staff
+    "bot": {"miyun.settings", "miyun.documents.downloads"},  # serves and sends the generated documents
+    "bot.app": {"bot", "miyun.settings", "miyun.documents.downloads", "console"},  # mounts the console at /staff
     "console": {"miyun"},
     "scripts": {"actions", "bot", "console", "miyun"},
 }

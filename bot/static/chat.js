@@ -28,6 +28,21 @@
         img.src = m.image; img.alt = "图片"; img.loading = "lazy";
         div.appendChild(img);
       }
+      if (m.document && m.document.links && m.document.links.length) {
+        // Links to the generated document: same-origin only, bound to this chat session by a cookie.
+        var box = document.createElement("div");
+        box.className = "document";
+        var title = document.createElement("p");
+        title.textContent = "📄 " + (m.document.title || "文书");
+        box.appendChild(title);
+        m.document.links.forEach(function (l) {
+          if (!/^\/documents\/[A-Za-z0-9_-]+\/(pdf|docx)$/.test(l.url || "")) { return; }
+          var a = document.createElement("a");
+          a.href = l.url; a.textContent = l.label; a.className = "download"; a.setAttribute("download", "");
+          box.appendChild(a);
+        });
+        div.appendChild(box);
+      }
       if (m.buttons && m.buttons.length) {
         var group = document.createElement("div");
         group.className = "choices";

@@ -317,6 +317,15 @@ def load(content_dir: Path) -> Content:
             entries, found = validate_deadlines(data)
             problems += [Problem("deadlines.yml", entry, fld, message) for entry, fld, message in found]
             content.settings["deadlines"] = entries
+    documents_file = content_dir / "documents.yml"
+    if documents_file.exists():
+        from miyun.documents.templates import validate as validate_documents
+
+        data = _read_yaml(documents_file, problems)
+        if data is not None:
+            config, found = validate_documents(data)
+            problems.extend(Problem("documents.yml", entry, fld, message) for entry, fld, message in found)
+            content.settings["documents"] = config
 
     settings_file = content_dir / "settings.yml"
     if settings_file.exists():

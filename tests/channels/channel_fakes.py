@@ -193,8 +193,8 @@ class FakeWeChatAPI:
 # ------------------------------------------------------------------ Telegram Bot API
 
 class FakeTelegram:
-    """Enough of the Bot API for PTB: getMe, getUpdates, deleteWebhook, setWebhook, sendMessage, answerCallbackQuery,
-    leaveChat."""
+    """Enough of the Bot API for PTB: getMe, getUpdates, deleteWebhook, setWebhook, sendMessage, sendDocument,
+    answerCallbackQuery, leaveChat."""
 
     def __init__(self, token: str = "123456:TEST-token") -> None:
         self.token = token
@@ -224,7 +224,11 @@ class FakeTelegram:
         method = request.path_params["method"]
         ctype = request.headers.get("content-type", "")
         raw = await request.body()
-        if "json" in ctype:
+        if ctype.startswith("multipart/"):     # sendDocument: the file is a multipart part
+            form = await request.form()
+            params = {k: ({"filename": v.filename, "data": await v.read()} if hasattr(v, "read") else v)
+                      for k, v in form.multi_items()}
+        elif "json" in ctype:
             params = json.loads(raw) if raw else {}
         else:                                   # PTB posts application/x-www-form-urlencoded
             params = dict(parse_qsl(raw.decode("utf-8"), keep_blank_values=True))
@@ -245,6 +249,13 @@ class FakeTelegram:
                 await asyncio.sleep(0.02)
         if method in ("deleteWebhook", "setWebhook", "answerCallbackQuery", "sendChatAction", "leaveChat"):
             return _ok(True)
+        if method == "sendDocument":
+            with self.lock:
+                self._message_id += 1
+                mid = self._message_id
+            return _ok({"message_id": mid, "date": int(time.time()),
+                        "chat": {"id": int(params["chat_id"]), "type": "private"},
+                        "document": {"file_id": f"doc{mid}", "file_unique_id": f"u{mid}"}})
         if method == "sendMessage":
             with self.lock:
                 self._message_id += 1

@@ -368,3 +368,21 @@ def test_every_write_leaves_an_audit_row(env):
                  ("referral.update", "med"), ("login", "adm"), ("user.create", "pytest")):
         assert pair in done, pair
     assert "审计测试" in admin.get("/staff/audit").text
+
+
+def test_dashboard_counts_documents_per_week_never_their_contents(make_env):
+    import datetime as dt
+
+    from miyun.documents.counts import DocumentCounts, iso_week
+
+    env = make_env()
+    counts = DocumentCounts(env.core.runtime_db)
+    today = dt.date.today()
+    for _ in range(3):
+        counts.record("reconsideration", today)
+    counts.record("labour-arbitration", today - dt.timedelta(days=7))
+    page = env.client("editor").get("/staff/").text
+    section = page.split('<section class="documents">')[1].split("</section>")[0]
+    assert "行政复议申请书" in section and "劳动人事争议仲裁申请书" in section
+    assert f"<td>{iso_week(today)}</td><td>0</td><td>3</td>" in section
+    assert "文书内容不保存" in section

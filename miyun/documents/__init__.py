@@ -1,0 +1,1 @@
+"""Fill-in legal documents: templates from content, filling, DOCX and PDF output, a short-lived download store, counts."""
