@@ -35,6 +35,8 @@ REFERRAL_SLOTS = frozenset({"dispute_type", "town", "village", "description", "i
                             "contact_time", "confirm"})
 STATUS_SLOTS = frozenset({"status_ref", "status_tail"})   # the reference and phone tail are the credentials
 AID_SLOTS = frozenset({"aid_matter", "aid_exemption", "aid_hardship"})  # the legal-aid self-check: hardship is sensitive
+# The fill-in documents (domain/documents.yml): every answer, and the collected values, are the resident's own words.
+DOCUMENT_SLOTS = frozenset({"doc_answer", "doc_values", "doc_confirm", "doc_field", "doc_fixing"})
 FLOWS = (
     Flow("referral", frozenset({"action_start_referral", "action_start_callback"}),
          frozenset({"action_submit_referral", "action_referral_cancelled"}), REFERRAL_SLOTS,
@@ -44,6 +46,8 @@ FLOWS = (
     # The form action itself opens it (no start action); cancelling says "没有保存任何信息" too.
     Flow("legal_aid", frozenset({"legal_aid_form"}), frozenset({"action_legal_aid_result", "action_referral_cancelled"}),
          AID_SLOTS, frozenset()),
+    Flow("document", frozenset({"action_start_document"}), frozenset({"action_make_document", "action_document_cancelled"}),
+         DOCUMENT_SLOTS, frozenset({"action_ask_doc_confirm"})),
 )
 END_ACTIONS = frozenset().union(*(f.end for f in FLOWS))
 
