@@ -30,7 +30,9 @@ FOLLOW_UP_MAX_CHARS = 14
 WHICH_SERVICE = "您问的是哪一项服务？请点选："
 # Next steps that belong to one aspect of one service.
 NEXT_STEPS: Dict[tuple, List[Dict[str, str]]] = {
+    ("legal_aid", "summary"): [{"title": "测一测我能否申请", "payload": "/legal_aid_precheck"}],
     ("legal_aid", "who"): [{"title": "测一测我能否申请", "payload": "/legal_aid_precheck"}],
+    ("mediation", "summary"): [{"title": "我要申请调解", "payload": "/request_mediation"}],
     ("legal_aid", "where"): [{"title": "找附近的服务站", "payload": "/find_service_station"}],
     ("mediation", "how"): [{"title": "我要申请调解", "payload": "/request_mediation"}],
     ("mediation", "where"): [{"title": "找附近的服务站", "payload": "/find_service_station"}],
@@ -119,7 +121,7 @@ def reply(tracker: Tracker, store: ContentStore, asked: Asked, extra: str = "", 
         text = answers.aspect_text(service, asked.aspects, t.label, answers.compose(lines, extra))
         steps = [b for k in asked.aspects for b in NEXT_STEPS.get((service["id"], k), [])]
     else:
-        text, steps = answers.summary_text(service, extra), []
+        text, steps = answers.summary_text(service, extra), NEXT_STEPS.get((service["id"], "summary"), [])
     # Mid-form, a button would be taken as the answer to the form's question: text only.
     found = [] if in_form else steps + buttons(t, service, asked.aspects) + feedback_buttons(service["id"])
     return text, found, events

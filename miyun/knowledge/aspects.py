@@ -179,12 +179,16 @@ def check_table(data: Any, service_ids: Iterable[str], fail: Fail) -> dict:
                 fail(f"overrides.{ident}.{key}", "应为已知方面和非空关键词列表 / must be a known aspect with a list of keywords")
                 continue
             overrides[str(ident)][key] = clean
+    only_alone = data.get("only_alone") or []
+    if not isinstance(only_alone, list) or any(k not in ASPECTS for k in only_alone):
+        fail("only_alone", f"应为方面列表 / must list aspects: {'、'.join(ASPECTS)}")
+        only_alone = []
     ignore = data.get("ignore") or []
     if _words(ignore) is None and ignore:
         fail("ignore", "应为文字列表 / must be a list of texts")
         ignore = []
     return {"aspects": aspects, "priority": [str(p) for p in priority], "topics": topics,
-            "overrides": overrides, "ignore": [str(w) for w in ignore]}
+            "overrides": overrides, "ignore": [str(w) for w in ignore], "only_alone": [str(k) for k in only_alone]}
 
 
 # --------------------------------------------------------------------------- recognition
@@ -199,12 +203,14 @@ class Table:
     topics: dict[str, list[str]] = field(default_factory=dict)
     overrides: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     ignore: list[str] = field(default_factory=list)
+    only_alone: list[str] = field(default_factory=list)
 
     @classmethod
     def from_setting(cls, value: Optional[dict]) -> "Table":
         value = value or {}
         return cls(list(value.get("aspects") or []), list(value.get("priority") or ASPECTS),
-                   dict(value.get("topics") or {}), dict(value.get("overrides") or {}), list(value.get("ignore") or []))
+                   dict(value.get("topics") or {}), dict(value.get("overrides") or {}), list(value.get("ignore") or []),
+                   list(value.get("only_alone") or []))
 
     def title(self, key: str) -> str:
         if key == FULL:
@@ -224,6 +230,8 @@ class Table:
         text = self._clean(text)
         own = self.overrides.get(service or "", {})
         found = [a["key"] for a in self.aspects if any(w in text for w in own.get(a["key"], a["keywords"]))]
+        specific = [k for k in found if k not in self.only_alone]
+        found = specific or found
         return sorted(found, key=lambda k: self.priority.index(k) if k in self.priority else len(self.priority))[:limit]
 
     def topics_in(self, text: str) -> list[str]:

@@ -67,6 +67,8 @@ def _read_yaml(path: Path, problems: list[Problem]) -> Any:
         problems.append(Problem(path.name, "", "", f"YAML 格式错误 / invalid YAML {line}: {exc}"))
     except (OSError, UnicodeDecodeError) as exc:
         problems.append(Problem(path.name, "", "", f"无法读取 / cannot read: {exc}"))
+    except ValueError as exc:  # e.g. a date like 2026-13-01, which the YAML parser itself rejects
+        problems.append(Problem(path.name, "", "", f"YAML 值错误 / invalid value: {exc}"))
     return None
 
 
