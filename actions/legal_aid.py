@@ -117,8 +117,9 @@ class ActionLegalAidResult(Action):
         verdicts = {"waived": WAIVED, **(guide.get("results") or {})}
         lines = [
             verdicts.get(result, result),
-            "这只是自测参考，不是审批结果；能否获得法律援助，由法律援助机构审查决定。",
-            guide.get("materials", ""),
+            "这只是自测参考，不是审批结果，由法律援助机构审查决定。",
+            # The waived verdict already says what to bring; the general list would repeat it.
+            "" if result == "waived" else guide.get("materials", ""),
             guide.get("where", ""),
             answers.legal_basis_line(guide.get("legal_basis") or []),
             answers.DISCLAIMER,
