@@ -8,6 +8,7 @@ it travels in the content store (setting `aspect_table`) and is versioned with e
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Optional
 
@@ -18,6 +19,7 @@ ASPECT_INTENTS = (
     "ask_info_disclosure", "ask_petition",
 )
 TEXT_MAX = 120
+_A_NOT_A = re.compile(r"(\w)不\1")
 TITLE_MAX = 6
 FULL = "full"  # the payload aspect that asks for the whole entry (完整说明)
 FULL_TITLE = "完整说明"
@@ -174,6 +176,13 @@ def check_table(data: Any, service_ids: Iterable[str], fail: Fail) -> dict:
             continue
         overrides[str(ident)] = {}
         for key, words in by_aspect.items():
+            if isinstance(words, dict):  # {with: [...]}: the general words, only beside one of these
+                context_words = _words(words.get("with"))
+                if key not in ASPECTS or context_words is None:
+                    fail(f"overrides.{ident}.{key}.with", "应为已知方面和非空关键词列表 / must be a known aspect with a list of keywords")
+                    continue
+                overrides[str(ident)][key] = {"with": context_words}
+                continue
             clean = _words(words)
             if key not in ASPECTS or clean is None:
                 fail(f"overrides.{ident}.{key}", "应为已知方面和非空关键词列表 / must be a known aspect with a list of keywords")
@@ -221,6 +230,7 @@ class Table:
         return next((a["label"] for a in self.aspects if a["key"] == key), self.title(key))
 
     def _clean(self, text: str) -> str:
+        text = _A_NOT_A.sub(r"\1", text)  # 受不受理 → 受理: the negative is not a refusal
         for phrase in sorted(self.ignore, key=len, reverse=True):
             text = text.replace(phrase, " ")
         return text
@@ -229,10 +239,16 @@ class Table:
         """The aspects a (normalised) message asks about, most specific first, at most `limit`."""
         text = self._clean(text)
         own = self.overrides.get(service or "", {})
-        found = [a["key"] for a in self.aspects if any(w in text for w in own.get(a["key"], a["keywords"]))]
+        found = [a["key"] for a in self.aspects if self._matches(text, a, own.get(a["key"]))]
         specific = [k for k in found if k not in self.only_alone]
         found = specific or found
         return sorted(found, key=lambda k: self.priority.index(k) if k in self.priority else len(self.priority))[:limit]
+
+    @staticmethod
+    def _matches(text: str, aspect: dict, override: Any) -> bool:
+        if isinstance(override, dict):
+            return any(w in text for w in aspect["keywords"]) and any(w in text for w in override["with"])
+        return any(w in text for w in (override if override is not None else aspect["keywords"]))
 
     def topics_in(self, text: str) -> list[str]:
         """Services the message names, in the order it names them."""
