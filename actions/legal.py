@@ -5,11 +5,12 @@ import json
 from typing import Any, Dict, List, Text
 
 from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import context
+from actions import aspects, context
 from actions.feedback import feedback_buttons
-from actions.services import STORE_DOWN
+from actions.services import STORE_DOWN, utter_aspects
 from actions.statutes import statute_button, statute_tier
 from miyun.knowledge import answers, search
 from miyun.knowledge.store import ContentUnavailable
@@ -42,6 +43,9 @@ class ActionAnswerLegalQuestion(Action):
             dispatcher.utter_message(text=STORE_DOWN)
             return []
         if not result.confident or result.best is None:
+            asked = aspects.follow_up(tracker, context.content())
+            if asked is not None:  # "多久能办下来" right after a service answer
+                return utter_aspects(dispatcher, tracker, asked)
             best = result.best
             maybe = [article_button(h.article) for h in search.related(result, threshold, limit=2, include_best=True)]
             # The long tail: quote the statute itself when it clearly fits; staff still see the question.
@@ -70,7 +74,7 @@ class ActionAnswerLegalQuestion(Action):
         buttons += [article_button(hit.article) for hit in search.related(result, threshold)]
         buttons += feedback_buttons(article["id"])
         dispatcher.utter_message(text=answers.article_text(article, full=False), buttons=buttons)
-        return []
+        return [SlotSet(aspects.SLOT, None)]  # a new topic: a follow-up is no longer about the service
 
 
 class ActionShowArticle(Action):

@@ -1,4 +1,5 @@
-"""Legal-aid pre-check under the 法律援助法: scope (Art. 31, 24–25), exemptions (Art. 32), hardship."""
+"""Legal-aid pre-check under the 法律援助法: scope (Art. 31, 24–25), exemptions (Art. 32), hardship,
+and the groups whose hardship is not checked (Art. 42: e.g. migrant workers claiming wages)."""
 from __future__ import annotations
 
 import re
@@ -16,21 +17,32 @@ from miyun.text import normalize
 
 # Matters a resident can pick; `in_scope` follows Art. 31 (civil/administrative) and Art. 24–25 (criminal).
 MATTERS = {
-    "讨要工资工伤赔偿": ("labour", True), "赡养抚养扶养费": ("support", True), "家暴虐待遗弃": ("abuse", True),
+    "讨要工资工伤赔偿": ("labour", True),
+    # Art. 42(3): 进城务工人员 claiming wages or work-injury damages: hardship is not checked, given proof.
+    "进城务工讨薪工伤": ("migrant_labour", True), "赡养抚养扶养费": ("support", True), "家暴虐待遗弃": ("abuse", True),
     "人身损害赔偿": ("injury", True), "社保低保抚恤金": ("welfare", True), "刑事辩护": ("criminal", True),
     "其他事项": ("other", None),
 }
+MIGRANT = r"农民工|进城务工|外出务工|务工人员|打工的|打工人"
 KEYWORDS = [
+    (rf"({MIGRANT}).*(工资|工钱|工伤|劳动报酬|欠薪|讨薪)|(工资|工钱|工伤|劳动报酬|欠薪|讨薪).*({MIGRANT})", "进城务工讨薪工伤"),
     (r"工资|工伤|劳动报酬|欠薪", "讨要工资工伤赔偿"), (r"赡养|抚养|扶养", "赡养抚养扶养费"),
     (r"家暴|虐待|遗弃", "家暴虐待遗弃"), (r"交通|医疗|人身|受伤|损害", "人身损害赔偿"),
     (r"社保|社会保险|低保|抚恤", "社保低保抚恤金"), (r"刑事|辩护|犯罪|被抓|拘留", "刑事辩护"), (r"其他|别的|都不是", "其他事项"),
 ]
+# Used when content/settings.yml has no `waived` text (Art. 42(3), read against the law text).
+WAIVED = (
+    "根据您的回答：进城务工人员申请支付劳动报酬或者请求工伤事故人身损害赔偿，有材料证明的，"
+    "免予核查经济困难状况（法律援助法第42条），可以直接申请；请带上能证明务工和欠薪或工伤的材料。"
+)
 YES = re.compile(r"^(有|是|符合|对|困难|经济困难|有符合的)")
 NO = re.compile(r"^(没有|不|都不|无|否)")
 
 
 def _yes_no_unsure(text: str) -> str | None:
     t = normalize(text)
+    if re.search(MIGRANT, t):
+        return "migrant"
     if re.search(r"说不准|不确定|不知道|不清楚", t):
         return "unsure"
     if NO.search(t) or "不困难" in t or "都不符合" in t:
@@ -41,10 +53,16 @@ def _yes_no_unsure(text: str) -> str | None:
 
 
 def assess(matter: str, exemption: str, hardship: str) -> str:
-    """likely / possibly / unlikely — an indication, never a decision."""
+    """likely / possibly / unlikely / waived — an indication, never a decision.
+
+    `waived`: a migrant worker claiming wages or work-injury damages is 免予核查经济困难状况 with
+    proof (Art. 42(3)); the hardship answer does not count against them (Art. 32 is a different
+    rule: no hardship condition at all, for abuse victims and the others it lists)."""
     key, in_scope = MATTERS.get(matter, ("other", None))
     if exemption == "yes" or key == "abuse":
         return "likely"
+    if key == "migrant_labour" or (key == "labour" and hardship == "migrant"):
+        return "waived"
     if in_scope and hardship == "yes":
         return "likely"
     if hardship == "no" and key != "criminal":
@@ -64,6 +82,8 @@ class ValidateLegalAidForm(FormValidationAction):
         matter = text if text in MATTERS else next((m for pattern, m in KEYWORDS if re.search(pattern, text)), None)
         if not matter:
             dispatcher.utter_message(text="请从按钮中选一类，分不清就选“其他”。")
+        if matter == "进城务工讨薪工伤":  # Art. 42: hardship is not checked, so it is not asked
+            return {"aid_matter": matter, "aid_hardship": "migrant"}
         return {"aid_matter": matter}
 
     @context.ignore_empty
@@ -71,7 +91,7 @@ class ValidateLegalAidForm(FormValidationAction):
         answer = _yes_no_unsure(str(value or ""))
         if answer is None:
             dispatcher.utter_message(text="请回答“有符合的”或“都不符合”。")
-        return {"aid_exemption": "no" if answer == "unsure" else answer}
+        return {"aid_exemption": "no" if answer in ("unsure", "migrant") else answer}
 
     @context.ignore_empty
     def validate_aid_hardship(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
@@ -94,11 +114,12 @@ class ActionLegalAidResult(Action):
             guide = context.content().setting("legal_aid_precheck") or {}
         except ContentUnavailable:
             guide = {}
-        verdicts = guide.get("results") or {}
+        verdicts = {"waived": WAIVED, **(guide.get("results") or {})}
         lines = [
             verdicts.get(result, result),
-            "这只是自测参考，不是审批结果；能否获得法律援助，由法律援助机构审查决定。",
-            guide.get("materials", ""),
+            "这只是自测参考，不是审批结果，由法律援助机构审查决定。",
+            # The waived verdict already says what to bring; the general list would repeat it.
+            "" if result == "waived" else guide.get("materials", ""),
             guide.get("where", ""),
             answers.legal_basis_line(guide.get("legal_basis") or []),
             answers.DISCLAIMER,

@@ -9,6 +9,7 @@ from typing import Any, Dict, List, Optional, Text
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions import aspects as aspects_mod
 from actions import context
 from actions.feedback import feedback_buttons
 from actions.statute_text import statute_button
@@ -65,8 +66,11 @@ FOLLOW_UPS: Dict[str, List[Dict[str, str]]] = {
 NO_FEEDBACK = {"ask_capabilities", "out_of_scope", "request_human"}
 
 
+FIRST_REPLY_MAX = 400
+
+
 def utter_service(dispatcher: CollectingDispatcher, intent: str, extra: str = "") -> bool:
-    """Send the content entry for `intent`; False when there is none."""
+    """Send the content entry for `intent` (one without aspects: capabilities, human …); False when there is none."""
     service = context.content().service_for_intent(intent)
     if service is None:
         return False
@@ -76,8 +80,27 @@ def utter_service(dispatcher: CollectingDispatcher, intent: str, extra: str = ""
     text = answers.service_text(service)
     if extra:
         text = text.replace(answers.DISCLAIMER, extra + "\n" + answers.DISCLAIMER)
+    if len(text) > FIRST_REPLY_MAX:  # the rest behind a button, never three screens at once
+        text = answers.summary_text(service, extra)
+        buttons = [{"title": "完整说明", "payload": aspects_mod.payload(service["id"], "full")}] + buttons
     dispatcher.utter_message(text=text, buttons=buttons)
     return True
+
+
+def utter_aspects(dispatcher: CollectingDispatcher, tracker: Tracker, asked: aspects_mod.Asked, extra: str = "") -> List[Dict[Text, Any]]:
+    """A service with aspects: the fact asked first (or a short summary), buttons for the rest."""
+    store = context.content()
+    service = asked.service
+    town_line = ""
+    town = known_town(tracker)
+    if town and "where" in asked.aspects:  # a town named now wins over the remembered one
+        station = store.station_for_town(town)
+        if station:
+            town_line = f"您在{town}，可以先到{station['name']}（地址和开放时间{answers.CONFIRM_VIA_12348}）。"
+    follow_ups = FOLLOW_UPS.get(service["intent"], [])
+    text, buttons, events = aspects_mod.reply(tracker, store, asked, extra, town_line, follow_ups)
+    dispatcher.utter_message(text=text, buttons=buttons)
+    return events
 
 
 def known_town(tracker: Tracker) -> Optional[str]:
@@ -123,6 +146,13 @@ class ActionAnswerService(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
         intent = (tracker.latest_message.get("intent") or {}).get("name") or "out_of_scope"
         try:
+            asked = aspects_mod.resolve(tracker, context.content(), intent)
+            if asked.service is not None and asked.service.get("aspects"):
+                return utter_aspects(dispatcher, tracker, asked)
+            if intent == aspects_mod.ASPECT_INTENT:
+                text, buttons = aspects_mod.which_service(context.content(), asked.aspects)
+                dispatcher.utter_message(text=text, buttons=buttons)
+                return []
             extra = handoff_extra(tracker, dt.datetime.now()) if intent == "request_human" else ""
             if not utter_service(dispatcher, intent, extra):
                 logger.warning("no content entry for intent %s", intent)
@@ -163,6 +193,9 @@ class ActionFallback(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
         try:
+            asked = aspects_mod.follow_up(tracker, context.content())
+            if asked is not None:  # "要钱吗" right after a service answer, not understood alone
+                return utter_aspects(dispatcher, tracker, asked)
             if not utter_service(dispatcher, "out_of_scope"):
                 dispatcher.utter_message(text=STORE_DOWN)
         except ContentUnavailable:

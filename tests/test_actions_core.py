@@ -15,12 +15,17 @@ SERVICE_INTENTS = [
 
 
 @pytest.mark.parametrize("intent", SERVICE_INTENTS)
-def test_every_service_intent_gets_a_specific_cited_answer(published, intent):
+def test_every_service_intent_gets_a_short_answer_and_the_full_cited_one_on_request(published, intent):
     dispatcher, events = run(ActionAnswerService(), tracker("问一下", intent))
-    assert events == []
     [text] = texts(dispatcher)
-    assert text.endswith(DISCLAIMER)
-    assert "12348" in text
+    assert text.endswith(DISCLAIMER) and "12348" in text and len(text) <= 400
+    full = [b["payload"] for b in buttons(dispatcher) if b["title"] == "完整说明"]
+    if full:  # the summary: the whole entry, with its source, is one button away
+        service = full[0].split('"service":"')[1].split('"')[0]
+        assert events == [{"event": "slot", "timestamp": None, "name": "current_service", "value": service}]
+        entities = [{"entity": "service", "value": service}, {"entity": "aspect", "value": "full"}]
+        dispatcher, _ = run(ActionAnswerService(), tracker(full[0], "ask_service_aspect", entities))
+        text = texts(dispatcher)[0]
     assert "来源：" in text
 
 
@@ -39,9 +44,11 @@ def test_legal_basis_is_named(published, intent, law):
 
 
 def test_unknown_fact_points_to_12348(published):
-    dispatcher, _ = run(ActionAnswerService(), tracker("12348几点上班", "ask_hotline"))
+    dispatcher, _ = run(ActionAnswerService(), tracker("12348要钱吗", "ask_hotline"))
     text = texts(dispatcher)[0]
-    assert "接听时间" in text and "正在核实中，请拨打12348公共法律服务热线确认" in text
+    assert text.startswith("【12348公共法律服务热线 · 收费】\n这一项正在核实中，请拨打12348确认。")
+    dispatcher, _ = run(ActionAnswerService(), tracker("12348几点上班", "ask_hotline"))
+    assert "暂未核实" in texts(dispatcher)[0] and "12348" in texts(dispatcher)[0]
 
 
 def test_out_of_scope_is_honest(published):

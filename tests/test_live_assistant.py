@@ -61,7 +61,7 @@ def test_unanswered_question_is_logged(stack):
 
 
 def test_publish_reaches_the_running_assistant_within_2_seconds(stack, monkeypatch):
-    """Edit an answer, publish it, ask again through Rasa: the new text, no restart, no retraining."""
+    """Edit an aspect, publish it, ask again through Rasa: the new text, no restart, no retraining."""
     monkeypatch.setenv("MIYUN_CONTENT_DIR", str(stack.content_dir))
     monkeypatch.setenv("MIYUN_VAR_DIR", str(stack.var))
     cfg = settings.load()
@@ -70,7 +70,7 @@ def test_publish_reaches_the_running_assistant_within_2_seconds(stack, monkeypat
     data = yaml.safe_load(original)
     entry = next(s for s in data["services"] if s["id"] == "petition")
     marker = "【测试更新标记】"
-    entry["answer"] = marker + entry["answer"]
+    entry["aspects"]["how"]["text"] = marker + entry["aspects"]["how"]["text"]  # the fact this question gets first
     path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
     try:
         assert publish.publish(cfg, "pytest", "live reload test").changed

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Iterable, Optional
+from typing import Any, Iterable, Optional
 
 DISCLAIMER = "以上为法律信息，不构成法律意见；需要帮助请拨打12348公共法律服务热线。"
 CONFIRM_VIA_12348 = "请拨打12348公共法律服务热线确认"
@@ -73,6 +73,67 @@ def service_text(service: dict) -> str:
         "\n".join(facts_lines(service.get("facts"))),
         legal_basis_line(service.get("legal_basis")),
         source_line(service),
+        DISCLAIMER,
+    )
+
+
+# ---------------------------------------------------------------- aspects (the one fact asked)
+
+ASPECT_UNKNOWN = "这一项正在核实中，请拨打12348确认。"
+ASPECT_UNVERIFIED = "（此项待工作人员核实，请拨打12348确认）"
+SUMMARY_MAX = 200
+SUMMARY_HINT = "想了解收费、材料、去哪办等，请点下面的按钮。"
+
+
+def aspect_lines(aspect: Optional[dict]) -> list[str]:
+    """One aspect: the fact first, then its legal basis (or, without one, where it comes from).
+
+    Unknown aspects say so honestly; unverified ones carry a "please confirm" note."""
+    if not aspect or not aspect.get("text"):
+        return [ASPECT_UNKNOWN]
+    fact = aspect["text"] + ("" if aspect.get("verified") else ASPECT_UNVERIFIED)
+    basis = legal_basis_line(aspect.get("legal_basis"))
+    if basis:
+        return [fact, basis]
+    return [fact, f"来源：{aspect['source']}"] if aspect.get("source") else [fact]
+
+
+def aspect_text(service: dict, keys: list[str], label: Any, extra: str = "") -> str:
+    """The aspects asked (one or two), each under a short heading, then one disclaimer line.
+
+    `label(key)` names an aspect (the keyword table's label)."""
+    aspects = service.get("aspects") or {}
+    parts = []
+    for key in keys:
+        parts.append(f"【{service['title']} · {label(key)}】")
+        parts.extend(aspect_lines(aspects.get(key)))
+    return compose(*parts, extra, DISCLAIMER)
+
+
+def summary(service: dict) -> str:
+    """A short first answer: the `summary` field, else the `what` aspect, else the answer's first sentences."""
+    text = str(service.get("summary") or "").strip()
+    if not text:
+        what = (service.get("aspects") or {}).get("what") or {}
+        text = str(what.get("text") or "").strip()
+    if not text:
+        text = str(service.get("answer") or "").strip()
+    if len(text) > SUMMARY_MAX:
+        cut = max(text.rfind(mark, 0, SUMMARY_MAX) for mark in "。；！")
+        text = text[: cut + 1] if cut > 40 else text[: SUMMARY_MAX - 2] + "……"
+    return text
+
+
+def summary_text(service: dict, extra: str = "") -> str:
+    """A service asked about in general: the short summary, the `what` basis, the buttons hint."""
+    what = (service.get("aspects") or {}).get("what") or {}
+    has_aspects = bool(service.get("aspects"))
+    return compose(
+        f"【{service['title']}】" if has_aspects else None,
+        summary(service),
+        legal_basis_line(what.get("legal_basis")) if has_aspects and not service.get("summary") else None,
+        SUMMARY_HINT if has_aspects else None,
+        extra,
         DISCLAIMER,
     )
 

@@ -34,6 +34,8 @@ def rows(content: content_mod.Content) -> dict[str, list[dict]]:
             "answer": str(s["answer"]).strip(),
             "legal_basis": _json(s.get("legal_basis") or []),
             "facts": _json(s.get("facts") or []),
+            # Short answers per aspect (fee, materials …), versioned with the entry they belong to.
+            "aspects": _json(s.get("aspects") or {}),
             "source": s.get("source"),
             "verified": content_mod.iso(s.get("verified")),
             "updated": content_mod.iso(s.get("updated")),

@@ -12,6 +12,8 @@ from typing import Any, Iterable
 
 import yaml
 
+from miyun.knowledge import aspects as aspects_mod
+
 CATEGORIES = (
     "劳动就业", "婚姻家庭", "继承", "借贷与合同", "房屋租赁与物业", "土地与宅基地", "交通事故",
     "消费维权", "人身损害与侵权", "老年人与赡养", "未成年人保护", "家庭暴力", "刑事与治安", "行政执法与复议",
@@ -65,6 +67,8 @@ def _read_yaml(path: Path, problems: list[Problem]) -> Any:
         problems.append(Problem(path.name, "", "", f"YAML 格式错误 / invalid YAML {line}: {exc}"))
     except (OSError, UnicodeDecodeError) as exc:
         problems.append(Problem(path.name, "", "", f"无法读取 / cannot read: {exc}"))
+    except ValueError as exc:  # e.g. a date like 2026-13-01, which the YAML parser itself rejects
+        problems.append(Problem(path.name, "", "", f"YAML 值错误 / invalid value: {exc}"))
     return None
 
 
@@ -159,6 +163,31 @@ class _Checker:
         self.date("updated", allow_false=False)
 
 
+class _Prefixed(_Checker):
+    """A checker for a nested mapping (an aspect): fields are reported as `prefix.field`."""
+
+    def __init__(self, parent: _Checker, entry: dict, prefix: str) -> None:
+        super().__init__(parent.file, entry, parent.label, parent.problems)
+        self.prefix = prefix
+
+    def fail(self, fld: str, message: str) -> None:
+        super().fail(f"{self.prefix}.{fld}" if not fld.startswith(self.prefix) else fld, message)
+
+
+def _check_aspects(c: _Checker) -> dict:
+    """The service's aspects, with the entry's own rules for legal_basis and dates."""
+
+    def basis(value: Any, where: str) -> list[dict]:
+        prefix = where.rsplit(".", 1)[0]
+        return _Prefixed(c, {"legal_basis": value}, prefix).legal_basis(required=False)
+
+    def date(value: Any, where: str) -> None:
+        prefix, fld = where.rsplit(".", 1)
+        _Prefixed(c, {fld: value}, prefix).date(fld, allow_false=True)
+
+    return aspects_mod.check_service_aspects(c.entry, c.fail, basis, date)
+
+
 def _entries(path: Path, key: str, problems: list[Problem]) -> list[dict]:
     data = _read_yaml(path, problems)
     if data is None:
@@ -231,11 +260,23 @@ def load(content_dir: Path) -> Content:
         c.text("answer")
         basis = c.legal_basis(required=False)
         facts = _check_facts(c)
+        aspects = _check_aspects(c)
         c.common()
         if ident and intent:
-            content.services.append({**entry, "id": ident, "legal_basis": basis, "facts": facts})
+            content.services.append({**entry, "id": ident, "legal_basis": basis, "facts": facts, "aspects": aspects})
     if not services_file.exists():
         problems.append(Problem("services.yml", "", "", "文件不存在 / file missing"))
+
+    aspects_file = content_dir / "aspects.yml"
+    if aspects_file.exists():
+        data = _read_yaml(aspects_file, problems)
+        if data is not None:
+            # Published with the settings, so it is versioned and rolled back with the content.
+            content.settings["aspect_table"] = aspects_mod.check_table(
+                data, [s["id"] for s in content.services],
+                lambda fld, message: problems.append(Problem("aspects.yml", "", fld, message)))
+    else:
+        problems.append(Problem("aspects.yml", "", "", "文件不存在 / file missing"))
 
     stations_file = content_dir / "stations.yml"
     for entry in _entries(stations_file, "stations", problems) if stations_file.exists() else []:

@@ -17,7 +17,7 @@ from typing import Any, Iterable, Iterator, Optional
 
 import sqlite_utils
 
-JSON_FIELDS = ("legal_basis", "facts", "questions", "tags", "services")
+JSON_FIELDS = ("legal_basis", "facts", "questions", "tags", "services", "aspects")
 
 
 def _row(row: sqlite3.Row | None) -> Optional[dict]:
@@ -141,6 +141,10 @@ class ContentStore:
 
     def service(self, ident: str) -> Optional[dict]:
         return self._one("select * from services where id = ?", [ident])
+
+    def aspect_table(self) -> dict:
+        """The aspect keyword table (content/aspects.yml), as published."""
+        return self._cached("aspect_table", lambda: self.setting("aspect_table") or {})
 
     def services(self) -> list[dict]:
         return self._all("select * from services order by id")

@@ -70,7 +70,7 @@ async def _ask(chat, question: str) -> str:
 
 @pytest.mark.parametrize(
     "kind, ident, question",
-    [("services", "hotline", "/ask_hotline"), ("articles", "labour-unpaid-wages", "老板拖了我三个月工资不给怎么办")],
+    [("services", "hotline", '/ask_service_aspect{"service":"hotline","aspect":"full"}'), ("articles", "labour-unpaid-wages", "老板拖了我三个月工资不给怎么办")],
 )
 async def test_editor_edits_publishes_and_rolls_back(console_gateway, kind, ident, question):
     from playwright.async_api import async_playwright, expect

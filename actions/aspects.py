@@ -1,0 +1,137 @@
+"""Which service and which aspect of it a message asks about, and the short reply that answers it.
+
+The service: a button's payload names it; else a service named in the message (a new topic
+replaces the old one); else, for a follow-up that names none ("那要带什么材料？"), the one
+answered last (slot `current_service`); else the service of the intent the NLU chose.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import SlotSet
+
+from actions import context
+from actions.feedback import feedback_buttons
+from miyun.knowledge import answers
+from miyun.knowledge.aspects import ASPECTS, FULL, Table
+from miyun.knowledge.store import ContentStore
+from miyun.text import normalize
+
+ASPECT_INTENT = "ask_service_aspect"
+OUT_OF_SCOPE = "out_of_scope"
+SLOT = "current_service"
+# A follow-up that reaches the legal-question search or the fallback is treated as one when it
+# is this short: a long message is a new story, not "and what does it cost?".
+FOLLOW_UP_MAX_CHARS = 14
+WHICH_SERVICE = "您问的是哪一项服务？请点选："
+# Next steps that belong to one aspect of one service.
+NEXT_STEPS: Dict[tuple, List[Dict[str, str]]] = {
+    ("legal_aid", "summary"): [{"title": "测一测我能否申请", "payload": "/legal_aid_precheck"}],
+    ("legal_aid", "who"): [{"title": "测一测我能否申请", "payload": "/legal_aid_precheck"}],
+    ("mediation", "summary"): [{"title": "我要申请调解", "payload": "/request_mediation"}],
+    ("legal_aid", "where"): [{"title": "找附近的服务站", "payload": "/find_service_station"}],
+    ("mediation", "how"): [{"title": "我要申请调解", "payload": "/request_mediation"}],
+    ("mediation", "where"): [{"title": "找附近的服务站", "payload": "/find_service_station"}],
+    ("mediation_apply", "how"): [{"title": "我要申请调解", "payload": "/request_mediation"}],
+}
+
+
+def payload(service: str, aspect: str) -> str:
+    """A button payload Rasa parses into the intent and its two entities (compact: Telegram's 64 bytes)."""
+    return f"/{ASPECT_INTENT}" + json.dumps({"service": service, "aspect": aspect}, separators=(",", ":"))
+
+
+@dataclass
+class Asked:
+    service: Optional[dict]
+    aspects: List[str] = field(default_factory=list)
+    full: bool = False
+
+
+def table(store: ContentStore) -> Table:
+    return Table.from_setting(store.aspect_table())
+
+
+def resolve(tracker: Tracker, store: ContentStore, intent: str) -> Asked:
+    """The service and aspects the latest message asks about."""
+    t = table(store)
+    asked_service = context.latest_entity(tracker, "service")
+    asked_aspect = context.latest_entity(tracker, "aspect")
+    if asked_service:  # a button: exact, no guessing
+        service = store.service(asked_service)
+        if asked_aspect == FULL:
+            return Asked(service, [], full=True)
+        return Asked(service, [asked_aspect] if asked_aspect in ASPECTS else [])
+    text = normalize(tracker.latest_message.get("text") or "")
+    named = t.topics_in(text)
+    own = store.service_for_intent(intent) if intent != ASPECT_INTENT else None
+    if own and not own.get("aspects") and intent != OUT_OF_SCOPE:
+        return Asked(own)  # capabilities, a person, status: not a topic with aspects
+    if own and intent == OUT_OF_SCOPE:
+        own = None
+    remembered = tracker.get_slot(SLOT)
+    if intent == OUT_OF_SCOPE and not named:
+        return follow_up(tracker, store) or Asked(store.service_for_intent(intent))
+    if named:
+        ident = own["id"] if own and own["id"] in named else named[0]
+    elif own:
+        ident = own["id"]
+    else:
+        ident = remembered
+    service = store.service(ident) if ident else None
+    return Asked(service, t.aspects_in(text, service["id"] if service else None))
+
+
+def follow_up(tracker: Tracker, store: ContentStore) -> Optional[Asked]:
+    """A short aspect-only message that reached another action, about the service answered last."""
+    remembered = tracker.get_slot(SLOT)
+    text = normalize(tracker.latest_message.get("text") or "")
+    if not remembered or len(re.sub(r"\W", "", text)) > FOLLOW_UP_MAX_CHARS:
+        return None
+    t = table(store)
+    if t.topics_in(text):
+        return None
+    keys = t.aspects_in(text, remembered)
+    service = store.service(remembered) if keys else None
+    return Asked(service, keys) if service else None
+
+
+def buttons(t: Table, service: dict, asked: List[str]) -> List[Dict[str, str]]:
+    """The other aspects, then the full entry (完整说明)."""
+    skip = set(asked) | ({"what"} if not asked else set())
+    out = [{"title": t.title(k), "payload": payload(service["id"], k)} for k in ASPECTS if k not in skip]
+    return out + [{"title": t.title(FULL), "payload": payload(service["id"], FULL)}]
+
+
+def reply(tracker: Tracker, store: ContentStore, asked: Asked, extra: str = "", town_line: str = "",
+          follow_ups: Optional[List[Dict[str, str]]] = None) -> tuple[str, List[Dict[str, str]], List[Dict[str, Any]]]:
+    """(text, buttons, events) for a service with aspects: the fact asked first, or a short summary."""
+    service = asked.service
+    t = table(store)
+    in_form = bool(tracker.active_loop.get("name")) if isinstance(tracker.active_loop, dict) else False
+    events = [SlotSet(SLOT, service["id"])]
+    if asked.full:
+        return answers.service_text(service), list(follow_ups or []) + feedback_buttons(service["id"]), events
+    if asked.aspects:
+        lines = town_line if "where" in asked.aspects else ""
+        text = answers.aspect_text(service, asked.aspects, t.label, answers.compose(lines, extra))
+        steps = [b for k in asked.aspects for b in NEXT_STEPS.get((service["id"], k), [])]
+    else:
+        text, steps = answers.summary_text(service, extra), NEXT_STEPS.get((service["id"], "summary"), [])
+    # Mid-form, a button would be taken as the answer to the form's question: text only.
+    found = [] if in_form else steps + buttons(t, service, asked.aspects) + feedback_buttons(service["id"])
+    return text, found, events
+
+
+def which_service(store: ContentStore, aspects: List[str]) -> tuple[str, List[Dict[str, str]]]:
+    """No service named and none remembered: ask which one, with buttons that keep the aspect."""
+    aspect = aspects[0] if aspects else "what"
+    out = []
+    for service in store.services():
+        if service.get("aspects") and service["intent"] != "request_mediation":
+            out.append({"title": service["title"], "payload": payload(service["id"], aspect)})
+    return WHICH_SERVICE, out
