@@ -1,0 +1,158 @@
+"""How close a question is to the ways each article says it can be asked.
+
+Built at content build time from every article's title, questions and tags (no Rasa training):
+sparse TF-IDF over jieba words and character 2–3-grams, the intent classifier's technique, so a
+typo, a traditional character left over or a missing word still shares most of its features.
+Features are hashed (crc32) into a fixed space, so the model is a few plain arrays stored in
+the content database: it belongs to one content version and is swapped in with it.
+
+We measured a logistic-regression article classifier on the same features first: 50 s to train
+117 articles on this machine (too slow for a staff publish or a console preview) and recall@1
+0.84 on search_eval, below BM25's 0.88. Similarity to the articles' own phrasings is free to
+"train" and, fused with BM25 by the reranker, does better than either alone.
+"""
+from __future__ import annotations
+
+import math
+import zlib
+from collections import Counter
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+import numpy as np
+from scipy.sparse import csr_matrix
+
+from miyun.segment import STOPWORDS
+
+BITS = 20
+DIM = 1 << BITS
+
+
+def feature_strings(text: str) -> list[str]:
+    """Words (not stopwords) and CJK character 2- and 3-grams of normalised text."""
+    import jieba
+
+    words = [w.lower() for w in jieba.lcut(text) if w.strip() and w not in STOPWORDS and any(c.isalnum() for c in w)]
+    out = [f"w:{w}" for w in words]
+    run = ""
+    for ch in text + " ":
+        if "\u4e00" <= ch <= "\u9fff":
+            run += ch
+            continue
+        for n in (2, 3):
+            out += [f"c{n}:{run[i:i + n]}" for i in range(len(run) - n + 1)]
+        run = ""
+    return out
+
+
+def hashed(features: Iterable[str]) -> Counter:
+    return Counter(zlib.crc32(f.encode("utf-8")) & (DIM - 1) for f in features)
+
+
+@dataclass
+class PhrasingModel:
+    """IDF over hashed features, and one L2-normalised row per phrasing, labelled by article."""
+
+    idf_index: np.ndarray  # sorted feature buckets that occur in some phrasing
+    idf_value: np.ndarray
+    matrix: csr_matrix  # phrasings × DIM
+    row_article: np.ndarray  # article position of each row
+    article_ids: list[str]
+
+    def __post_init__(self) -> None:
+        self._centroids = None
+
+    def centroids(self) -> csr_matrix:
+        """One L2-normalised mean row per article (computed once per loaded model)."""
+        if self._centroids is None:
+            n_rows = self.matrix.shape[0]
+            owner = csr_matrix((np.ones(n_rows, dtype=np.float32), (self.row_article, np.arange(n_rows))),
+                               shape=(len(self.article_ids), n_rows))
+            c = (owner @ self.matrix).tocsr()
+            norms = np.sqrt(np.asarray(c.multiply(c).sum(axis=1)).ravel())
+            norms[norms == 0] = 1.0
+            self._centroids = csr_matrix(c.multiply(1.0 / norms[:, None]))
+        return self._centroids
+
+    @classmethod
+    def fit(cls, phrasings: Sequence[tuple[str, str]]) -> "PhrasingModel":
+        """`phrasings`: (article id, normalised text) pairs."""
+        ids = list(dict.fromkeys(a for a, _ in phrasings))
+        pos = {a: i for i, a in enumerate(ids)}
+        counts = [hashed(feature_strings(t)) for _, t in phrasings]
+        df: Counter = Counter()
+        for c in counts:
+            df.update(c.keys())
+        n = len(counts)
+        idf_index = np.array(sorted(df), dtype=np.int32)
+        idf_value = np.array([math.log((1 + n) / (1 + df[int(j)])) + 1.0 for j in idf_index], dtype=np.float32)
+        model = cls(idf_index, idf_value, csr_matrix((0, DIM), dtype=np.float32), np.array([pos[a] for a, _ in phrasings], dtype=np.int32), ids)
+        model.matrix = model._rows(counts)
+        return model
+
+    def _idf(self, buckets: np.ndarray) -> np.ndarray:
+        at = np.searchsorted(self.idf_index, buckets)
+        at = np.minimum(at, max(len(self.idf_index) - 1, 0))
+        known = self.idf_index[at] == buckets if len(self.idf_index) else np.zeros(len(buckets), bool)
+        return np.where(known, self.idf_value[at] if len(self.idf_value) else 0.0, 0.0)
+
+    def _rows(self, counts: list[Counter]) -> csr_matrix:
+        indptr, indices, values = [0], [], []
+        for c in counts:
+            keys = np.array(sorted(c), dtype=np.int32)
+            if len(keys):
+                tf = np.array([1.0 + math.log(c[int(k)]) for k in keys], dtype=np.float32)
+                w = tf * self._idf(keys)
+                keep = w > 0
+                keys, w = keys[keep], w[keep]
+                norm = float(np.sqrt((w ** 2).sum())) or 1.0
+                indices.extend(keys.tolist())
+                values.extend((w / norm).tolist())
+            indptr.append(len(indices))
+        return csr_matrix((np.array(values, dtype=np.float32), np.array(indices, dtype=np.int32), np.array(indptr, dtype=np.int64)),
+                          shape=(len(counts), DIM))
+
+    def vector(self, text: str) -> csr_matrix:
+        return self._rows([hashed(feature_strings(text))])
+
+    def similarities(self, q: csr_matrix, positions: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Per article (all, or those at `positions`): best cosine with one of its phrasings,
+        and cosine with their mean. `q` is `vector(text)`."""
+        n = len(self.article_ids)
+        if positions is None:
+            sims = np.asarray((self.matrix @ q.T).todense()).ravel()
+            best = np.zeros(n, dtype=np.float32)
+            np.maximum.at(best, self.row_article, sims)
+            mean = np.asarray((self.centroids() @ q.T).todense()).ravel()
+            return best, mean
+        rows = np.flatnonzero(np.isin(self.row_article, positions))
+        sims = np.asarray((self.matrix[rows] @ q.T).todense()).ravel() if len(rows) else np.zeros(0)
+        best = np.zeros(n, dtype=np.float32)
+        np.maximum.at(best, self.row_article[rows], sims)
+        mean = np.asarray((self.centroids()[positions] @ q.T).todense()).ravel() if len(positions) else np.zeros(0)
+        return best[positions], mean
+
+    # --------------------------------------------------------------- storage without pickle
+
+    def to_blobs(self) -> dict[str, bytes]:
+        m = self.matrix
+        return {
+            "idf_index": self.idf_index.astype(np.int32).tobytes(),
+            "idf_value": self.idf_value.astype(np.float32).tobytes(),
+            "indptr": m.indptr.astype(np.int64).tobytes(),
+            "indices": m.indices.astype(np.int32).tobytes(),
+            "data": m.data.astype(np.float32).tobytes(),
+            "row_article": self.row_article.astype(np.int32).tobytes(),
+            "article_ids": "\n".join(self.article_ids).encode("utf-8"),
+        }
+
+    @classmethod
+    def from_blobs(cls, blobs: dict[str, bytes]) -> "PhrasingModel":
+        indptr = np.frombuffer(blobs["indptr"], dtype=np.int64)
+        matrix = csr_matrix(
+            (np.frombuffer(blobs["data"], dtype=np.float32), np.frombuffer(blobs["indices"], dtype=np.int32), indptr),
+            shape=(len(indptr) - 1, DIM),
+        )
+        ids = blobs["article_ids"].decode("utf-8").split("\n") if blobs["article_ids"] else []
+        return cls(np.frombuffer(blobs["idf_index"], dtype=np.int32), np.frombuffer(blobs["idf_value"], dtype=np.float32),
+                   matrix, np.frombuffer(blobs["row_article"], dtype=np.int32), ids)
