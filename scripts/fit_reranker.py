@@ -78,6 +78,8 @@ def cv_examples(rng: random.Random) -> list[dict]:
                     continue
                 out_q = [q for j, q in enumerate(qs) if j % FOLDS == fold]
                 a["questions"] = [q for j, q in enumerate(qs) if j % FOLDS != fold]
+                # Tags were written from the questions: a tag taken from a held-out question would leak it.
+                a["tags"] = [t for t in a.get("tags") or [] if not any(str(t) in q for q in out_q)]
                 held += [(q, a["id"]) for q in out_q]
                 kept_articles.append(a)
             fold_content.articles = kept_articles
@@ -110,22 +112,18 @@ CALIBRATION_WEIGHT = 3.0
 
 
 def fit_weights(examples: list[dict], calibration: list[dict] = ()) -> tuple[dict[str, float], float]:
+    """Pointwise logistic regression: is this candidate the right article?"""
     from sklearn.linear_model import LogisticRegression
     from miyun.knowledge.matcher import FEATURES
 
     X, y, w = [], [], []
-    for ex in examples:
+    for ex, weight, golds in [(e, 1.0, {e["gold"]}) for e in examples] + [(e, CALIBRATION_WEIGHT, set(e["golds"])) for e in calibration]:
         for a, _, f in ex["cands"]:
             X.append([f[k] for k in FEATURES])
-            y.append(int(a == ex["gold"]))
-            w.append(1.0)
-    for ex in calibration:
-        for a, _, f in ex["cands"]:
-            X.append([f[k] for k in FEATURES])
-            y.append(int(a in ex["golds"]))
-            w.append(CALIBRATION_WEIGHT)
+            y.append(int(a in golds))
+            w.append(weight)
     model = LogisticRegression(C=1.0, max_iter=3000).fit(np.array(X), np.array(y), sample_weight=np.array(w))
-    return {k: round(float(w), 4) for k, w in zip(FEATURES, model.coef_[0])}, round(float(model.intercept_[0]), 4)
+    return {k: round(float(v), 4) for k, v in zip(FEATURES, model.coef_[0])}, round(float(model.intercept_[0]), 4)
 
 
 def calibration_cases() -> list[dict]:

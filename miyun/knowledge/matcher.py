@@ -46,7 +46,12 @@ ANSWER, CLARIFY, FALLBACK = "answer", "clarify", "fallback"
 FEATURES = (
     "bm25_rel", "bm25_conf", "sim_max", "sim_mean", "sim_rel", "coverage", "title_cov", "tag_hits",
     "cat_share", "bm25_top", "sim_top", "length", "bm25_gap", "sim_gap",
+    "sim_soft", "bm25_soft",
 )
+# Temperatures of the softmax "classifier probabilities" over all articles' phrasing similarity
+# and over the candidates' relative BM25.
+SIM_TEMPERATURE = 0.05
+BM25_TEMPERATURE = 0.1
 
 
 # --------------------------------------------------------------------------- query focusing
@@ -88,7 +93,8 @@ def focus(text: str) -> str:
     out = _PADDING_RE.sub(" ", text)
     for name in _places():
         out = out.replace(name, " ")
-    out = re.sub(r"\s+", " ", out).strip()
+    out = re.sub(r"\s*([,，。!！?？;；、])(\s*[,，。!！?？;；、])+", r"\1", out)
+    out = re.sub(r"\s+", " ", out).strip(" ,，。!！;；、")
     return out if len(out) >= max(4, len(text) // 4) else text
 
 
@@ -125,6 +131,8 @@ def _tags(store) -> dict[str, tuple[str, list[str], str]]:
 
 @dataclass(frozen=True)
 class Parameters:
+    """The reranker's weights and bias, and the decision thresholds."""
+
     weights: dict[str, float]
     bias: float
     answer_at: float
@@ -203,21 +211,27 @@ def candidate_features(store, text: str) -> tuple[str, str, list[str], list[tupl
     model = _model(store)
     sim_best: dict[str, float] = {}
     sim_mean: dict[str, float] = {}
+    sim_soft: dict[str, float] = {}
     if model is not None:
         q = model.vector(expanded)
         pos = {a: i for i, a in enumerate(model.article_ids)}
         if len(model.article_ids) <= FULL_SIMILARITY_MAX_ARTICLES:
             best, mean = model.similarities(q)
+            soft = np.exp((best - best.max()) / SIM_TEMPERATURE)
+            soft /= soft.sum()
             for i in np.argsort(-best)[:EXTRA_BY_PHRASING]:
                 if best[i] > 0:
                     scores.setdefault(model.article_ids[i], 0.0)
             for a in scores:
                 if a in pos:
-                    sim_best[a], sim_mean[a] = float(best[pos[a]]), float(mean[pos[a]])
+                    sim_best[a], sim_mean[a], sim_soft[a] = float(best[pos[a]]), float(mean[pos[a]]), float(soft[pos[a]])
         else:
             ids = [a for a in scores if a in pos]
             best, mean = model.similarities(q, np.array([pos[a] for a in ids], dtype=np.int64))
+            soft = np.exp((best - best.max()) / SIM_TEMPERATURE) if len(best) else best
+            soft = soft / soft.sum() if len(best) else soft
             sim_best, sim_mean = dict(zip(ids, best.tolist())), dict(zip(ids, mean.tolist()))
+            sim_soft = dict(zip(ids, soft.tolist()))
     if not scores:
         return query, focused, terms, []
     ids = list(scores)
@@ -233,6 +247,8 @@ def candidate_features(store, text: str) -> tuple[str, str, list[str], list[tupl
     for a, s in scores.items():
         by_cat[info.get(a, ("",))[0]] = by_cat.get(info.get(a, ("",))[0], 0.0) + s
     cat_total = sum(by_cat.values()) or 1.0
+    bm25_exp = {a: math.exp((s - top_bm25) / top_bm25 / BM25_TEMPERATURE) for a, s in scores.items()}
+    bm25_exp_total = sum(bm25_exp.values()) or 1.0
     length = len("".join(query.split()))
     out = []
     for a in ids:
@@ -254,6 +270,8 @@ def candidate_features(store, text: str) -> tuple[str, str, list[str], list[tupl
             "bm25_top": float(s == top_bm25 and s > 0),
             "sim_top": float(sim_best.get(a, 0.0) == top_sim and top_sim > 0),
             "length": min(math.log1p(length) / 5.0, 1.2),
+            "sim_soft": sim_soft.get(a, 0.0),
+            "bm25_soft": bm25_exp[a] / bm25_exp_total,
         }
         out.append((a, s, f))
     # How far each candidate is ahead of the best other one: a clear winner is more often right.
@@ -265,7 +283,8 @@ def candidate_features(store, text: str) -> tuple[str, str, list[str], list[tupl
     return query, focused, terms, out
 
 
-def score(features: dict[str, float], params: Parameters) -> float:
+def probability(features: dict[str, float], params: Parameters) -> float:
+    """Calibrated probability that this candidate is the right article."""
     return _sigmoid(params.bias + sum(params.weights.get(k, 0.0) * v for k, v in features.items()))
 
 
@@ -290,7 +309,7 @@ def match(store, text: str, params: Optional[Parameters] = None) -> Match:
     result = Match(query=query, focused=focused, terms=terms, answer_at=params.answer_at)
     if not scored:
         return result
-    ranked = sorted(((score(f, params), a, s, f) for a, s, f in scored), key=lambda x: -x[0])
+    ranked = sorted(((probability(f, params), a, s, f) for a, s, f in scored), key=lambda x: -x[0])
     articles = store.articles_by_id([a for _, a, _, _ in ranked[:5]])
     for p, a, s, f in ranked[:5]:
         if a in articles:

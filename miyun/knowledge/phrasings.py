@@ -26,6 +26,7 @@ from miyun.segment import STOPWORDS
 
 BITS = 20
 DIM = 1 << BITS
+NGRAMS = (1, 2, 3)
 
 
 def feature_strings(text: str) -> list[str]:
@@ -39,7 +40,7 @@ def feature_strings(text: str) -> list[str]:
         if "\u4e00" <= ch <= "\u9fff":
             run += ch
             continue
-        for n in (2, 3):
+        for n in NGRAMS:
             out += [f"c{n}:{run[i:i + n]}" for i in range(len(run) - n + 1)]
         run = ""
     return out
