@@ -108,7 +108,7 @@ def calibration_examples(cases: list[dict]) -> list[dict]:
 
 
 # Residents' real phrasings count more than the articles' own held-out questions.
-CALIBRATION_WEIGHT = 3.0
+CALIBRATION_WEIGHT = 6.0
 
 
 def fit_weights(examples: list[dict], calibration: list[dict] = ()) -> tuple[dict[str, float], float]:
@@ -134,7 +134,7 @@ def calibration_cases() -> list[dict]:
     cases += [{"q": c["q"], "ids": [], "set": "search", "negative": True} for c in data.get("negatives") or []]
     story = ROOT / "tests" / "story_calibration.yml"
     if story.exists():
-        from scripts.evaluate import story_cases
+        from scripts.evaluate_matcher import story_cases
 
         cases += [{**c, "set": "story"} for c in story_cases(story)]
     return cases

@@ -46,7 +46,7 @@ ANSWER, CLARIFY, FALLBACK = "answer", "clarify", "fallback"
 FEATURES = (
     "bm25_rel", "bm25_conf", "sim_max", "sim_mean", "sim_rel", "coverage", "title_cov", "tag_hits",
     "cat_share", "bm25_top", "sim_top", "length", "bm25_gap", "sim_gap",
-    "sim_soft", "bm25_soft",
+    "sim_soft", "bm25_soft", "bm25_rank",
 )
 # Temperatures of the softmax "classifier probabilities" over all articles' phrasing similarity
 # and over the candidates' relative BM25.
@@ -275,7 +275,9 @@ def candidate_features(store, text: str) -> tuple[str, str, list[str], list[tupl
         }
         out.append((a, s, f))
     # How far each candidate is ahead of the best other one: a clear winner is more often right.
+    order = {a: i for i, a in enumerate(sorted(scores, key=lambda x: -scores[x]))}
     for i, (a, s, f) in enumerate(out):
+        f["bm25_rank"] = 1.0 / (1 + order[a]) if s > 0 else 0.0
         others_bm25 = max((x[1] for j, x in enumerate(out) if j != i), default=0.0)
         others_sim = max((x[2]["sim_max"] for j, x in enumerate(out) if j != i), default=0.0)
         f["bm25_gap"] = (s - others_bm25) / top_bm25
