@@ -102,7 +102,7 @@ def index_rows(articles: list[dict]) -> list[dict]:
     return out
 
 
-MATCHER_MODEL_VERSION = 2
+MATCHER_MODEL_VERSION = 3
 
 
 def matcher_blobs(articles: list[dict], synonyms: list[dict]) -> dict[str, bytes]:
