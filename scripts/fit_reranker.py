@@ -48,7 +48,7 @@ def story(question: str, rng: random.Random) -> str:
 
 
 def build_db(loaded, target: Path) -> None:
-    from miyun import build, store
+    from miyun.knowledge import build, store
 
     rows = build.rows(loaded)
     store.write_content_db(target, rows["services"], rows["stations"], rows["articles"], build.index_rows(rows["articles"]),
@@ -57,10 +57,11 @@ def build_db(loaded, target: Path) -> None:
 
 def cv_examples(rng: random.Random) -> list[dict]:
     """Per query: the gold id (or None) and the candidates' features."""
-    from miyun import content as content_mod, settings
+    from miyun import settings
+    from miyun.knowledge import content as content_mod
     from miyun.knowledge import matcher
-    from miyun.segment import load_dictionary
-    from miyun.store import ContentStore
+    from miyun.text import load_dictionary
+    from miyun.knowledge.store import ContentStore
 
     cfg = settings.load()
     load_dictionary(cfg.dictionary_dir)
@@ -98,8 +99,8 @@ def calibration_examples(cases: list[dict]) -> list[dict]:
     """The calibration cases' candidates on the live content (residents' own phrasings)."""
     from miyun import settings
     from miyun.knowledge import matcher
-    from miyun.segment import load_dictionary
-    from miyun.store import ContentStore
+    from miyun.text import load_dictionary
+    from miyun.knowledge.store import ContentStore
 
     cfg = settings.load()
     load_dictionary(cfg.dictionary_dir)
@@ -149,8 +150,8 @@ def choose_thresholds(cases: list[dict], weights: dict, bias: float) -> dict:
     """The most right answers with wrong confident answers and negatives answered under the limits, per set."""
     from miyun import settings
     from miyun.knowledge import matcher
-    from miyun.segment import load_dictionary
-    from miyun.store import ContentStore
+    from miyun.text import load_dictionary
+    from miyun.knowledge.store import ContentStore
 
     cfg = settings.load()
     load_dictionary(cfg.dictionary_dir)

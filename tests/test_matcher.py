@@ -4,14 +4,14 @@ import json
 import pytest
 import yaml
 
-from miyun import publish
+from miyun.knowledge import publish
 from miyun.knowledge import matcher
-from miyun.store import ContentStore
+from miyun.knowledge.store import ContentStore
 
 
 @pytest.fixture()
 def store(published):
-    from miyun.segment import load_dictionary
+    from miyun.text import load_dictionary
 
     load_dictionary(published.dictionary_dir)
     return ContentStore(published.content_db)

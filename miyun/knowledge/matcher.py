@@ -3,7 +3,7 @@ and what to do about it (answer / clarify / fallback).
 
 1. Focus: drop the story around a narrative (greetings, thanks, where the resident lives, how
    worried they are), keep the legal core. The text is normalised and dialect expanded first.
-2. Candidates: BM25 over FTS5 (miyun.search), plus on a small corpus the articles whose own
+2. Candidates: BM25 over FTS5 (miyun.knowledge.search), plus on a small corpus the articles whose own
    phrasings are closest (catches typos and rewordings BM25 misses).
 3. Rerank: a small logistic model over length-independent features of each candidate
    (BM25 relative to the best, similarity to the article's phrasings, share of the query's rare
@@ -29,9 +29,9 @@ from typing import Optional
 
 import numpy as np
 
-from miyun import search as bm25
+from miyun.knowledge import search as bm25
 from miyun.knowledge.phrasings import PhrasingModel
-from miyun.normalize import normalize
+from miyun.text import normalize
 
 MODEL_PREFIX = "phrasings/"
 PARAMETERS = Path(__file__).with_name("reranker.json")
@@ -101,7 +101,7 @@ def focus(text: str) -> str:
 # --------------------------------------------------------------------------- synonyms
 
 class Expander:
-    """`miyun.search.expand` with the variants indexed by first character: the same output,
+    """`miyun.knowledge.search.expand` with the variants indexed by first character: the same output,
     without testing every one of ~1,000 variants against every text."""
 
     def __init__(self, synonyms: dict[str, str]) -> None:
