@@ -10,7 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import context
 from actions.feedback import feedback_buttons
 from actions.services import STORE_DOWN
-from miyun.knowledge import answers, search
+from miyun.knowledge import answers, matcher
 from miyun.knowledge.store import ContentUnavailable
 
 NO_CONFIDENT_ANSWER = (
@@ -26,27 +26,36 @@ def article_button(article: dict) -> Dict[str, str]:
     return {"title": article["title"], "payload": "/show_article" + json.dumps({"article_id": article["id"]}, ensure_ascii=False)}
 
 
+NEITHER = {"title": "都不是，问12348", "payload": "/ask_hotline"}
+
+
 class ActionAnswerLegalQuestion(Action):
-    """Search the articles; answer with the best one, or log the question and say so."""
+    """Match the articles: answer with the best one, ask which of two is meant, or log the question and say so."""
 
     def name(self) -> Text:
         return "action_answer_legal_question"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
         question = tracker.latest_message.get("text") or ""
-        threshold = context.settings().search_threshold
         try:
-            result = search.search(context.content(), question, threshold)
+            result = matcher.match(context.content(), question)
         except ContentUnavailable:
             dispatcher.utter_message(text=STORE_DOWN)
             return []
-        if not result.confident or result.best is None:
+        if result.decision == matcher.CLARIFY:
+            first, second = result.options
+            dispatcher.utter_message(
+                text=answers.clarifying_question(first.article, second.article),
+                buttons=[article_button(first.article), article_button(second.article), NEITHER],
+            )
+            return []
+        if result.decision == matcher.FALLBACK or result.best is None:
             best = result.best
             context.runtime().log_unanswered(
                 question, result.query, context.sender_hash(tracker.sender_id),
                 best.article["id"] if best else None, round(result.confidence, 4),
             )
-            maybe = [article_button(h.article) for h in search.related(result, threshold, limit=2, include_best=True)]
+            maybe = [article_button(c.article) for c in result.related(limit=2, include_best=True)]
             dispatcher.utter_message(
                 text=NO_CONFIDENT_ANSWER + ("\n下面的解答可能有关，仅供参考：" if maybe else ""),
                 buttons=maybe + [
@@ -57,7 +66,7 @@ class ActionAnswerLegalQuestion(Action):
             return []
         article = result.best.article
         buttons = [{"title": "查看完整解答", "payload": "/show_article" + json.dumps({"article_id": article["id"]})}]
-        buttons += [article_button(hit.article) for hit in search.related(result, threshold)]
+        buttons += [article_button(c.article) for c in result.related()]
         buttons += feedback_buttons(article["id"])
         dispatcher.utter_message(text=answers.article_text(article, full=False), buttons=buttons)
         return []

@@ -108,6 +108,21 @@ def calibration_examples(cases: list[dict]) -> list[dict]:
     return [{"q": c["q"], "golds": c["ids"], "cands": matcher.candidate_features(store, c["q"])[3]} for c in cases]
 
 
+def cached_cv_examples() -> list[dict]:
+    """The cross-validation examples, kept per content checksum (building the folds takes minutes)."""
+    from miyun import settings
+    from miyun.knowledge.store import ContentStore
+
+    checksum = ContentStore(settings.load().content_db).meta().get("checksum", "none")
+    path = ROOT / ".cache" / f"fit-cv-{checksum[:16]}.json"
+    if path.exists():
+        return json.loads(path.read_text(encoding="utf-8"))
+    examples = cv_examples(random.Random(SEED))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(examples, ensure_ascii=False), encoding="utf-8")
+    return examples
+
+
 # Residents' real phrasings count more than the articles' own held-out questions.
 CALIBRATION_WEIGHT = 6.0
 
@@ -128,15 +143,13 @@ def fit_weights(examples: list[dict], calibration: list[dict] = ()) -> tuple[dic
 
 
 def calibration_cases() -> list[dict]:
-    """{q, ids (acceptable article ids, empty for negatives)} from the calibration sets only."""
-    cases = []
-    data = yaml.safe_load((ROOT / "tests" / "search_calibration.yml").read_text(encoding="utf-8"))
-    cases += [{"q": c["q"], "ids": [c["id"]], "set": "search"} for c in data["cases"]]
-    cases += [{"q": c["q"], "ids": [], "set": "search", "negative": True} for c in data.get("negatives") or []]
+    """{q, ids (acceptable article ids: id and also; empty for negatives), negative, set} from the
+    calibration sets only."""
+    from scripts.evaluate_matcher import story_cases
+
+    cases = [{**c, "set": "search"} for c in story_cases(ROOT / "tests" / "search_calibration.yml")]
     story = ROOT / "tests" / "story_calibration.yml"
     if story.exists():
-        from scripts.evaluate_matcher import story_cases
-
         cases += [{**c, "set": "story"} for c in story_cases(story)]
     return cases
 
@@ -202,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
 
     params = json.loads(matcher.PARAMETERS.read_text(encoding="utf-8"))
     if not args.thresholds_only:
-        examples = cv_examples(random.Random(SEED))
+        examples = cached_cv_examples()
         params["weights"], params["bias"] = fit_weights(examples, calibration_examples(calibration_cases()))
         print(f"fitted on {len(examples)} cross-validation queries: {params['weights']} bias {params['bias']}")
     chosen = choose_thresholds(calibration_cases(), params["weights"], params["bias"])

@@ -69,6 +69,7 @@ class PhrasingModel:
 
     def __post_init__(self) -> None:
         self._centroids = None
+        self._inverted = None
 
     def centroids(self) -> csr_matrix:
         """One L2-normalised mean row per article (computed once per loaded model)."""
@@ -123,22 +124,46 @@ class PhrasingModel:
     def vector(self, text: str) -> csr_matrix:
         return self._rows([hashed(feature_strings(text))])
 
+    def _transposed(self) -> tuple[csr_matrix, csr_matrix, np.ndarray]:
+        """Feature → rows (an inverted index) for the phrasings and the centroids, and where each
+        article's rows start (rows are stored article by article)."""
+        if getattr(self, "_inverted", None) is None:
+            starts = np.flatnonzero(np.r_[True, self.row_article[1:] != self.row_article[:-1]]) if len(self.row_article) else np.array([], dtype=np.int64)
+            self._inverted = (self.matrix.T.tocsr(), self.centroids().T.tocsr(), starts)
+        return self._inverted
+
+    @staticmethod
+    def _dot_rows(rows: csr_matrix, q: csr_matrix) -> np.ndarray:
+        """rows @ q for a one-row query, in O(non-zeros of rows) (no conversion of q to columns)."""
+        if rows.shape[0] == 0 or q.nnz == 0:
+            return np.zeros(rows.shape[0], dtype=np.float32)
+        at = np.minimum(np.searchsorted(q.indices, rows.indices), q.nnz - 1)
+        contrib = np.where(q.indices[at] == rows.indices, q.data[at], 0.0) * rows.data
+        sums = np.concatenate([[0.0], np.cumsum(contrib, dtype=np.float64)])
+        return (sums[rows.indptr[1:]] - sums[rows.indptr[:-1]]).astype(np.float32)
+
     def similarities(self, q: csr_matrix, positions: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Per article (all, or those at `positions`): best cosine with one of its phrasings,
         and cosine with their mean. `q` is `vector(text)`."""
         n = len(self.article_ids)
+        if q.nnz == 0:
+            size = n if positions is None else len(positions)
+            return np.zeros(size, dtype=np.float32), np.zeros(size, dtype=np.float32)
         if positions is None:
-            sims = np.asarray((self.matrix @ q.T).todense()).ravel()
-            best = np.zeros(n, dtype=np.float32)
-            np.maximum.at(best, self.row_article, sims)
-            mean = np.asarray((self.centroids() @ q.T).todense()).ravel()
+            inverted, inverted_centroids, starts = self._transposed()
+            sims = (q @ inverted).toarray().ravel()
+            best = np.maximum.reduceat(sims, starts) if len(starts) else np.zeros(0, dtype=np.float32)
+            mean = (q @ inverted_centroids).toarray().ravel()
             return best, mean
-        rows = np.flatnonzero(np.isin(self.row_article, positions))
-        sims = np.asarray((self.matrix[rows] @ q.T).todense()).ravel() if len(rows) else np.zeros(0)
-        best = np.zeros(n, dtype=np.float32)
-        np.maximum.at(best, self.row_article[rows], sims)
-        mean = np.asarray((self.centroids()[positions] @ q.T).todense()).ravel() if len(positions) else np.zeros(0)
-        return best[positions], mean
+        _, _, starts = self._transposed()
+        ends = np.r_[starts[1:], len(self.row_article)]
+        rows = np.concatenate([np.arange(starts[p], ends[p]) for p in positions]) if len(positions) else np.array([], dtype=np.int64)
+        sims = self._dot_rows(self.matrix[rows], q)
+        lengths = ends[positions] - starts[positions]
+        offsets = np.r_[0, np.cumsum(lengths)[:-1]]
+        best = np.maximum.reduceat(sims, offsets) if len(rows) else np.zeros(0, dtype=np.float32)
+        mean = self._dot_rows(self.centroids()[positions], q)
+        return best, mean
 
     # --------------------------------------------------------------- storage without pickle
 
