@@ -14,14 +14,13 @@ and what to do about it (answer / clarify / fallback).
    likely → one clarifying question; otherwise → honest fallback (the statute tier may take it).
 
 Coefficients and thresholds live in `reranker.json` beside this file (`scripts/fit_reranker.py`
-refits them); thresholds can be overridden with MIYUN_MATCH_ANSWER_AT / MIYUN_MATCH_CLARIFY_AT.
+refits them); MIYUN_MATCH_ANSWER_AT / MIYUN_MATCH_CLARIFY_AT override the thresholds.
 """
 from __future__ import annotations
 
 import functools
 import json
 import math
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -165,12 +164,18 @@ class Parameters:
     close_ratio: float
 
     @classmethod
-    @functools.lru_cache(maxsize=1)
     def load(cls) -> "Parameters":
-        data = json.loads(PARAMETERS.read_text(encoding="utf-8"))
-        env = lambda name, default: float(os.environ.get(name, "").strip() or default)  # noqa: E731
-        return cls(data["weights"], data["bias"], env("MIYUN_MATCH_ANSWER_AT", data["answer_at"]),
-                   env("MIYUN_MATCH_CLARIFY_AT", data["clarify_at"]), data["close_ratio"])
+        from miyun import settings
+
+        cfg = settings.load()
+        data = _parameters_file()
+        return cls(data["weights"], data["bias"], cfg.match_answer_at or data["answer_at"],
+                   cfg.match_clarify_at or data["clarify_at"], data["close_ratio"])
+
+
+@functools.lru_cache(maxsize=1)
+def _parameters_file() -> dict:
+    return json.loads(PARAMETERS.read_text(encoding="utf-8"))
 
 
 # --------------------------------------------------------------------------- result
