@@ -12,7 +12,7 @@ from actions import aspects, context
 from actions.feedback import feedback_buttons
 from actions.services import STORE_DOWN, utter_aspects
 from actions.statutes import statute_button, statute_tier
-from miyun.knowledge import answers, search
+from miyun.knowledge import answers, matcher
 from miyun.knowledge.store import ContentUnavailable
 
 NO_CONFIDENT_ANSWER = (
@@ -28,26 +28,35 @@ def article_button(article: dict) -> Dict[str, str]:
     return {"title": article["title"], "payload": "/show_article" + json.dumps({"article_id": article["id"]}, ensure_ascii=False)}
 
 
+NEITHER = {"title": "都不是，问12348", "payload": "/ask_hotline"}
+
+
 class ActionAnswerLegalQuestion(Action):
-    """Search the articles; answer with the best one, or log the question and say so."""
+    """Match the articles: answer with the best one, ask which of two is meant, or log the question and say so."""
 
     def name(self) -> Text:
         return "action_answer_legal_question"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
         question = tracker.latest_message.get("text") or ""
-        threshold = context.settings().search_threshold
         try:
-            result = search.search(context.content(), question, threshold)
+            result = matcher.match(context.content(), question)
         except ContentUnavailable:
             dispatcher.utter_message(text=STORE_DOWN)
             return []
-        if not result.confident or result.best is None:
+        if result.decision != matcher.ANSWER:
             asked = aspects.follow_up(tracker, context.content())
             if asked is not None:  # "多久能办下来" right after a service answer
                 return utter_aspects(dispatcher, tracker, asked)
+        if result.decision == matcher.CLARIFY:
+            first, second = result.options
+            dispatcher.utter_message(
+                text=answers.clarifying_question(first.article, second.article),
+                buttons=[article_button(first.article), article_button(second.article), NEITHER],
+            )
+            return []
+        if result.decision == matcher.FALLBACK or result.best is None:
             best = result.best
-            maybe = [article_button(h.article) for h in search.related(result, threshold, limit=2, include_best=True)]
             # The long tail: quote the statute itself when it clearly fits; staff still see the question.
             served = statute_tier(dispatcher, tracker, question, [
                 {"title": "法律援助怎么申请", "payload": "/ask_legal_aid"},
@@ -60,6 +69,7 @@ class ActionAnswerLegalQuestion(Action):
             )
             if served:
                 return []
+            maybe = [article_button(c.article) for c in result.related(limit=2, include_best=True)]
             dispatcher.utter_message(
                 text=NO_CONFIDENT_ANSWER + ("\n下面的解答可能有关，仅供参考：" if maybe else ""),
                 buttons=maybe + [
@@ -71,7 +81,7 @@ class ActionAnswerLegalQuestion(Action):
         article = result.best.article
         buttons = [{"title": "查看完整解答", "payload": "/show_article" + json.dumps({"article_id": article["id"]})}]
         buttons += statute_button(article)
-        buttons += [article_button(hit.article) for hit in search.related(result, threshold)]
+        buttons += [article_button(c.article) for c in result.related()]
         buttons += feedback_buttons(article["id"])
         dispatcher.utter_message(text=answers.article_text(article, full=False), buttons=buttons)
         return [SlotSet(aspects.SLOT, None)]  # a new topic: a follow-up is no longer about the service

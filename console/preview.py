@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from miyun.knowledge import answers, build, content_edit, search
+from miyun.knowledge import answers, build, content_edit, matcher
 from miyun.knowledge.store import ContentStore
 from miyun.settings import Settings
 
@@ -33,12 +33,17 @@ def answer_for(store: ContentStore, kind: str, ident: str, question: str, thresh
     if kind == "stations" and not question:
         station = store.station(ident)
         return Preview(answers.station_text(station) if station else "（草稿中没有这个服务站）")
-    result = search.search(store, question, threshold)
-    related = [h.article["id"] for h in search.related(result, threshold, include_best=not result.confident)]
-    if not result.confident or result.best is None:
-        return Preview(NOT_CONFIDENT, False, round(result.confidence, 2), result.best.article["id"] if result.best else None, related)
+    result = matcher.match(store, question)
+    confidence = round(result.confidence, 2)
+    related = [c.id for c in result.related(include_best=result.decision != matcher.ANSWER)]
+    if result.decision == matcher.CLARIFY:
+        first, second = result.options
+        text = answers.clarifying_question(first.article, second.article) + f"（按钮：{first.article['title']} / {second.article['title']} / 都不是）"
+        return Preview(text, False, confidence, first.id, related)
+    if result.decision != matcher.ANSWER or result.best is None:
+        return Preview(NOT_CONFIDENT, False, confidence, result.best.id if result.best else None, related)
     article = result.best.article
-    return Preview(answers.article_text(article, full=False), True, round(result.confidence, 2), article["id"], related)
+    return Preview(answers.article_text(article, full=False), True, confidence, article["id"], related)
 
 
 def preview(settings: Settings, kind: str, ident: str, changes: dict[str, Any], question: str,

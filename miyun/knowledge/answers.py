@@ -198,3 +198,9 @@ def article_text(article: dict, full: bool) -> str:
         source_line(article) if full else None,
         DISCLAIMER,
     )
+
+
+def clarifying_question(first: dict, second: dict) -> str:
+    """One question when two different articles fit about equally: the resident picks, we don't guess."""
+    a, b = (str(x["title"]).rstrip("？?。") for x in (first, second))
+    return f"您问的是“{a}”，还是“{b}”？请点一下最接近的一项，我给您看对应的解答。"

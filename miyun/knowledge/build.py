@@ -104,6 +104,16 @@ def index_rows(articles: list[dict]) -> list[dict]:
     return out
 
 
+MATCHER_MODEL_VERSION = 3
+
+
+def matcher_blobs(articles: list[dict], synonyms: list[dict]) -> dict[str, bytes]:
+    """The matcher's phrasing model for these articles, as named blobs stored with the version."""
+    from miyun.knowledge import matcher
+
+    return matcher.build_model(articles, {s["variant"]: s["term"] for s in synonyms})
+
+
 def build(content_dir: Path, target: Path, dictionary_dir: Path) -> dict:
     """Validate the sources and write `target` atomically. Returns the build's metadata."""
     loaded = content_mod.load(content_dir)
@@ -112,7 +122,8 @@ def build(content_dir: Path, target: Path, dictionary_dir: Path) -> dict:
     load_dictionary(dictionary_dir)
     table_rows = rows(loaded)
     meta = {
-        "checksum": checksum(table_rows, loaded.settings),
+        # The matcher's model format is part of what a version is: a new format means a new build.
+        "checksum": checksum(table_rows, {**loaded.settings, "_matcher_model": MATCHER_MODEL_VERSION}),
         "built_at": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
         "articles": len(table_rows["articles"]),
         "services": len(table_rows["services"]),
@@ -127,5 +138,6 @@ def build(content_dir: Path, target: Path, dictionary_dir: Path) -> dict:
         table_rows["synonyms"],
         loaded.settings,
         meta,
+        matcher_blobs(table_rows["articles"], table_rows["synonyms"]),
     )
     return meta

@@ -9,7 +9,7 @@ import sys
 from typing import Optional, Sequence
 
 from miyun import settings as settings_mod
-from miyun.knowledge import answers, publish, search, unanswered
+from miyun.knowledge import answers, matcher, publish, unanswered
 from miyun.knowledge import content as content_mod
 from miyun.knowledge.build import ContentInvalid
 from miyun.knowledge.store import ContentStore
@@ -109,17 +109,23 @@ def cmd_search(args: argparse.Namespace, cfg: settings_mod.Settings) -> int:
     """Show exactly what the bot would answer to a question, with scores."""
     load_dictionary(cfg.dictionary_dir)
     store = ContentStore(cfg.content_db if not args.staging else publish.staging_path(cfg))
-    result = search.search(store, args.question, cfg.search_threshold, limit=args.limit)
-    print(f"查询词 / terms: {' '.join(result.terms)}")
-    print(f"置信度 / confidence: {result.confidence:.3f} (阈值 / threshold {cfg.search_threshold})")
-    n = len(set(result.terms))
-    for i, hit in enumerate(result.hits, 1):
-        print(f"  {i}. {hit.article['id']:<36} bm25={hit.score:.3f} conf={search.confidence(hit.score, n):.3f}  {hit.article['title']}")
+    result = matcher.match(store, args.question)
+    params = matcher.Parameters.load()
+    print(f"问题要点 / focused: {result.focused}")
+    print(f"查询词 / terms: {' '.join(dict.fromkeys(result.terms))}")
+    print(f"置信度 / confidence: {result.confidence:.3f} (回答阈值 / answer at {params.answer_at}; "
+          f"两项接近时追问 / clarify at {params.clarify_at}) → {result.decision}")
+    for i, c in enumerate(result.candidates[: args.limit], 1):
+        print(f"  {i}. {c.id:<36} p={c.probability:.3f} bm25={c.bm25:.3f} sim={c.features['sim_max']:.2f}  {c.article['title']}")
     print("\n--- 机器人会回答 / the bot would answer ---")
-    if result.confident and result.best:
+    if result.decision == matcher.ANSWER:
         print(answers.article_text(result.best.article, full=False))
-        for hit in search.related(result, cfg.search_threshold):
-            print(f"[相关] {hit.article['title']}")
+        for c in result.related():
+            print(f"[相关] {c.article['title']}")
+    elif result.decision == matcher.CLARIFY:
+        first, second = result.options
+        print(answers.clarifying_question(first.article, second.article))
+        print(f"[按钮] {first.article['title']} | {second.article['title']} | 都不是，问12348")
     else:
         print("（没有有把握的答案：会给出12348和法律援助，并记录到未答问题 / no confident answer: fallback, logged）")
     return 0

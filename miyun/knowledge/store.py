@@ -42,8 +42,12 @@ def write_content_db(
     synonyms: list[dict],
     settings: dict,
     meta: dict,
+    blobs: Optional[dict[str, bytes]] = None,
 ) -> None:
-    """Write a complete content database to a temporary file, then rename it over `target`."""
+    """Write a complete content database to a temporary file, then rename it over `target`.
+
+    `blobs` are named binary values derived from the content (the matcher's phrasing model),
+    stored with the version they were built from."""
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     tmp.unlink(missing_ok=True)
@@ -61,6 +65,8 @@ def write_content_db(
             [{"key": k, "value": json.dumps(v, ensure_ascii=False, default=str)} for k, v in settings.items()], pk="key", alter=True
         )
         db["meta"].insert_all([{"key": k, "value": str(v)} for k, v in meta.items()], pk="key")
+        if blobs:
+            db["blobs"].insert_all([{"key": k, "value": v} for k, v in blobs.items()], pk="key")
         for table in ("services", "stations", "articles", "article_index", "synonyms", "settings", "meta"):
             if not db[table].exists():
                 db[table].create({"id": str}, pk="id")
@@ -177,6 +183,34 @@ class ContentStore:
             "where article_index_fts match ? order by score desc limit ?"
         )
         return self._all(sql, [*weights, match, limit])
+
+    def cached(self, key: str, compute):
+        """A value derived from the current version (e.g. the loaded matcher model), once per version."""
+        return self._cached(key, compute)
+
+    def blobs(self, prefix: str) -> dict[str, bytes]:
+        """The named binary values built with this version whose key starts with `prefix` (prefix removed)."""
+        try:
+            rows = self._connection().execute("select key, value from blobs where key like ?", [prefix + "%"]).fetchall()
+        except sqlite3.OperationalError:  # a database built before the table existed
+            return {}
+        return {r["key"][len(prefix):]: bytes(r["value"]) for r in rows}
+
+    def index_entries(self, ids: list[str]) -> dict[str, dict]:
+        """The segmented index text (title, questions, body) of the given articles."""
+        if not ids:
+            return {}
+        sql = f"select id, title, questions, body from article_index where id in ({', '.join('?' * len(ids))})"
+        try:
+            rows = self._connection().execute(sql, ids).fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise ContentUnavailable(str(exc)) from exc
+        return {r["id"]: dict(r) for r in rows}
+
+    def articles_by_id(self, ids: list[str]) -> dict[str, dict]:
+        if not ids:
+            return {}
+        return {r["id"]: r for r in self._all(f"select * from articles where id in ({', '.join('?' * len(ids))})", ids)}
 
     def document_frequencies(self) -> tuple[int, dict[str, int]]:
         """How many articles are indexed, and in how many of them each indexed term occurs."""

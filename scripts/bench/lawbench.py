@@ -53,8 +53,7 @@ def bench_lawbench(tmp: Path, results: dict) -> None:
     else:
         out["evaluation"] = None
     if LAWBENCH.exists():
-        from miyun import settings
-        from miyun.knowledge import search
+        from miyun.knowledge import matcher
         from miyun.knowledge.store import ContentStore
 
         db = Path(results["_real_db"]) if results.get("_real_db") else None
@@ -64,19 +63,20 @@ def bench_lawbench(tmp: Path, results: dict) -> None:
             db = tmp / "review-content.db"
             build.build(ROOT / "content", db, ROOT / "content" / "dictionary")
         store = ContentStore(db)
-        threshold = settings.load().search_threshold
+        threshold = matcher.Parameters.load().answer_at
         intents = results.get("_review_intents") or {}
         sample = []
         for q in review_sample():
-            r = search.search(store, q, threshold)
+            r = matcher.match(store, q)
             best = r.best.article if r.best else None
+            confident = r.decision == matcher.ANSWER
             sample.append({
                 "key": qkey(q), "question": q,
                 "intent": (intents.get(q) or {}).get("intent"),
-                "article": best["id"] if best and r.confident else None,
-                "article_title": best["title"] if best and r.confident else None,
+                "article": best["id"] if best and confident else None,
+                "article_title": best["title"] if best and confident else None,
                 "best_candidate": best["id"] if best else None,
-                "confidence": round(r.confidence, 2), "confident": r.confident,
+                "confidence": round(r.confidence, 2), "confident": confident, "decision": r.decision,
             })
         out["review_sample"] = sample
         out["review_threshold"] = threshold

@@ -136,12 +136,16 @@ def markdown(results: dict) -> str:
               + ". The load generator shares the 2 cores.", ""]
     s = results.get("search")
     if s:
-        L += ["**7. Search** (`miyun.knowledge.search.search()` in-process, " + s["query_mix"] + f", threshold {s['threshold']}):", "",
+        L += ["**7. Search** (the article matcher `miyun.knowledge.matcher.match()` in-process: BM25 candidates, phrasing model, reranker; " + s["query_mix"] + f", threshold {s['threshold']}):", "",
               "| content | articles | build | DB | search latency | confident share |", "|---|---|---|---|---|---|"]
         for key, name in (("real", "real content/"), ("generated", f"content/ + {(s.get('generated') or {}).get('generated', 0):,} generated")):
             x = s.get(key)
             if x:
                 L.append(f"| {name} | {x['articles']} | {x['build_s']} s | {x['db_mb']} MB | {pcts(x['latency_ms'])} | {x['confident_share']:.0%} |")
+        if all("bm25_only_latency_ms" in (s.get(k) or {}) for k in ("real", "generated")):
+            L += ["", f"Decisions on the real content: {s['real'].get('decisions')}. For comparison, the old single-BM25 search on the same queries: "
+                  f"p95 {s['real']['bm25_only_latency_ms']['p95']} ms (real), {s['generated']['bm25_only_latency_ms']['p95']} ms (10k). The first match "
+                  f"after a publish loads that version's phrasing model: {s['real']['first_match_ms']} ms (real), {s['generated']['first_match_ms']} ms (10k)."]
         if s.get("real") and s.get("generated"):
             r1, r2 = s["real"], s["generated"]
             L += ["", f"Ratios 10k ÷ real: articles ×{r2['articles'] / r1['articles']:.0f}, build ×{r2['build_s'] / max(r1['build_s'], 1e-9):.0f}, "
@@ -206,7 +210,7 @@ def markdown(results: dict) -> str:
             j = lb.get("judgement") or {}
             jv = j.get("verdicts") or {}
             L += ["### Manual review sample", "",
-                  f"20 LawBench questions drawn with a fixed seed ({SEED}); the article `miyun.knowledge.search.search()` chose over the real "
+                  f"20 LawBench questions drawn with a fixed seed ({SEED}); the article `miyun.knowledge.matcher.match()` chose over the real "
                   f"content at threshold {lb['review_threshold']} (or the fallback), and the intent Rasa gave the question. "
                   "The verdict column is a human judgement kept in `bench/manual_review.yml`; a row whose chosen article changed "
                   "since then shows “re-judge”.", "",

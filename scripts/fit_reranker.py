@@ -1,0 +1,239 @@
+"""Fit the matcher's reranker weights, then calibrate its thresholds.
+
+Weights: cross-validation over the articles' own phrasings. In each of 4 folds a quarter of
+every article's questions is held out and a tenth of the articles is removed entirely; the
+content is rebuilt without them and each held-out question is asked short and wrapped in a
+resident's story (padding written here, never taken from an evaluation set). Questions of
+removed articles are negatives: the matcher must learn what "no article fits" looks like.
+
+Thresholds: chosen on the calibration sets only (tests/search_calibration.yml and, when it
+exists, tests/story_calibration.yml), never on search_eval, story_eval or LawBench.
+
+    python -m scripts.fit_reranker            # refit weights and thresholds, write reranker.json
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import random
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+FOLDS = 4
+SEED = 11
+
+# Story padding written for this script from how residents talk; not from any evaluation set.
+OPENINGS = ["", "", "您好，", "想咨询个事，", "俺是农村的，不太懂法，", "家里老人让我帮着问问，", "我在外地打工，", "我今年六十多了，",
+            "这个事困扰我好几个月了，", "我们是普通老百姓，", "我闺女帮我打的字，", "我是石城镇的，", "我住在河南寨，",
+            "打扰一下，", "有个事想请教，", "我老伴儿走得早，"]
+CONTEXT = ["", "", "家里就靠种地过日子。", "孩子还小，老人身体也不好。", "找过村委会，没解决。", "我不太会用手机。", "去年冬天的事了。",
+           "对方态度特别横。", "我心里一直不踏实。", "亲戚说让我认了算了。", "这事拖了快一年了。", "我们两家以前关系挺好的。",
+           "我一个人在家，也没个商量的人。", "当时也没多想。"]
+ENDINGS = ["", "", "我该怎么办？", "这种情况法律上怎么说？", "能不能给个主意？", "要准备什么材料？", "谢谢！", "在线等。", "这合法吗？",
+           "去哪儿说理？"]
+
+
+def story(question: str, rng: random.Random) -> str:
+    parts = [rng.choice(OPENINGS), rng.choice(CONTEXT), question.rstrip("？?。") + "，", rng.choice(CONTEXT), rng.choice(ENDINGS)]
+    if rng.random() < 0.5:
+        parts[1], parts[2] = parts[2], parts[1]
+    return "".join(parts)
+
+
+def build_db(loaded, target: Path) -> None:
+    from miyun.knowledge import build, store
+
+    rows = build.rows(loaded)
+    store.write_content_db(target, rows["services"], rows["stations"], rows["articles"], build.index_rows(rows["articles"]),
+                           rows["synonyms"], loaded.settings, {"checksum": "fit"}, build.matcher_blobs(rows["articles"], rows["synonyms"]))
+
+
+def cv_examples(rng: random.Random) -> list[dict]:
+    """Per query: the gold id (or None) and the candidates' features."""
+    from miyun import settings
+    from miyun.knowledge import content as content_mod
+    from miyun.knowledge import matcher
+    from miyun.text import load_dictionary
+    from miyun.knowledge.store import ContentStore
+
+    cfg = settings.load()
+    load_dictionary(cfg.dictionary_dir)
+    loaded = content_mod.load(cfg.content_dir)
+    out = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for fold in range(FOLDS):
+            fold_content = copy.deepcopy(loaded)
+            held, removed = [], []
+            kept_articles = []
+            for i, a in enumerate(fold_content.articles):
+                qs = [str(q) for q in a.get("questions") or []]
+                if i % (FOLDS * 3) == fold * 3:  # ~1 in 12 articles removed: its questions are negatives
+                    removed += qs[:3]
+                    continue
+                out_q = [q for j, q in enumerate(qs) if j % FOLDS == fold]
+                a["questions"] = [q for j, q in enumerate(qs) if j % FOLDS != fold]
+                # Tags were written from the questions: a tag taken from a held-out question would leak it.
+                a["tags"] = [t for t in a.get("tags") or [] if not any(str(t) in q for q in out_q)]
+                held += [(q, a["id"]) for q in out_q]
+                kept_articles.append(a)
+            fold_content.articles = kept_articles
+            db = Path(tmp) / f"fold{fold}.db"
+            build_db(fold_content, db)
+            store = ContentStore(db)
+            for q, gold in held + [(q, None) for q in removed]:
+                for text in (q, story(q, rng)):
+                    _, _, _, cands = matcher.candidate_features(store, text)
+                    out.append({"q": text, "gold": gold, "cands": cands})
+            store._conn and store._conn.close()
+    return out
+
+
+def calibration_examples(cases: list[dict]) -> list[dict]:
+    """The calibration cases' candidates on the live content (residents' own phrasings)."""
+    from miyun import settings
+    from miyun.knowledge import matcher
+    from miyun.text import load_dictionary
+    from miyun.knowledge.store import ContentStore
+
+    cfg = settings.load()
+    load_dictionary(cfg.dictionary_dir)
+    store = ContentStore(cfg.content_db)
+    return [{"q": c["q"], "golds": c["ids"], "cands": matcher.candidate_features(store, c["q"])[3]} for c in cases]
+
+
+def cached_cv_examples() -> list[dict]:
+    """The cross-validation examples, kept per content checksum (building the folds takes minutes)."""
+    from miyun import settings
+    from miyun.knowledge.store import ContentStore
+
+    checksum = ContentStore(settings.load().content_db).meta().get("checksum", "none")
+    path = ROOT / ".cache" / f"fit-cv-{checksum[:16]}.json"
+    if path.exists():
+        return json.loads(path.read_text(encoding="utf-8"))
+    examples = cv_examples(random.Random(SEED))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(examples, ensure_ascii=False), encoding="utf-8")
+    return examples
+
+
+# Residents' real phrasings count more than the articles' own held-out questions. Since the corpus
+# grew to 530 articles, many held-out questions are answered just as well by a sibling article, so
+# the cross-validation labels are noisy: on a 2-fold split of the calibration sets, recall@1 was
+# 0.58/0.59 (search/story) with them at weight 1, 0.73/0.72 without. So they are off by default.
+CALIBRATION_WEIGHT = 6.0
+CV_WEIGHT = 0.0
+
+
+def fit_weights(examples: list[dict], calibration: list[dict] = ()) -> tuple[dict[str, float], float]:
+    """Pointwise logistic regression: is this candidate the right article?"""
+    from sklearn.linear_model import LogisticRegression
+    from miyun.knowledge.matcher import FEATURES
+
+    X, y, w = [], [], []
+    for ex, weight, golds in [(e, CV_WEIGHT, {e["gold"]}) for e in examples if CV_WEIGHT] + [(e, CALIBRATION_WEIGHT, set(e["golds"])) for e in calibration]:
+        for a, _, f in ex["cands"]:
+            X.append([f[k] for k in FEATURES])
+            y.append(int(a in golds))
+            w.append(weight)
+    model = LogisticRegression(C=3.0, max_iter=3000).fit(np.array(X), np.array(y), sample_weight=np.array(w))
+    return {k: round(float(v), 4) for k, v in zip(FEATURES, model.coef_[0])}, round(float(model.intercept_[0]), 4)
+
+
+def calibration_cases() -> list[dict]:
+    """{q, ids (acceptable article ids: id and also; empty for negatives), negative, set} from the
+    calibration sets only."""
+    from scripts.evaluate_matcher import story_cases
+
+    cases = [{**c, "set": "search"} for c in story_cases(ROOT / "tests" / "search_calibration.yml")]
+    story = ROOT / "tests" / "story_calibration.yml"
+    if story.exists():
+        cases += [{**c, "set": "story"} for c in story_cases(story)]
+    return cases
+
+
+# A margin under the gates (3% wrong confident answers, 5% negatives answered).
+MAX_WRONG = 0.025
+MAX_NEGATIVES = 0.04
+
+
+def out_of_fold(cases: list[dict], calibration: list[dict], examples: list[dict], folds: int = 3) -> list[tuple[dict, list[float], list[str]]]:
+    """Each calibration case scored by weights fitted without it: thresholds chosen on these are
+    honest (chosen on in-sample scores they came out too low, and a held-out set paid for it)."""
+    from miyun.knowledge import matcher
+
+    out: list = [None] * len(cases)
+    for k in range(folds):
+        train = [e for i, e in enumerate(calibration) if i % folds != k]
+        weights, bias = fit_weights(examples, train)
+        params = matcher.Parameters(weights, bias, 0.5, 0.7, 0.8)
+        for i, (c, e) in enumerate(zip(cases, calibration)):
+            if i % folds == k:
+                ranked = sorted(((matcher.probability(f, params), a) for a, _, f in e["cands"]), reverse=True)[:5]
+                out[i] = (c, [p for p, _ in ranked], [a for _, a in ranked])
+    return out
+
+
+def choose_thresholds(runs: list[tuple[dict, list[float], list[str]]]) -> dict:
+    """The most right answers with wrong confident answers and negatives answered under the limits, per set."""
+    from miyun.knowledge import matcher
+
+    best = None
+    for answer_at in np.arange(0.30, 0.99, 0.025):
+        for clarify_at in np.arange(0.40, 1.41, 0.05):
+            for close_ratio in (0.5, 0.6, 0.7, 0.8, 2.0):
+                p = matcher.Parameters({}, 0.0, float(answer_at), float(clarify_at), close_ratio)
+                ok, good = True, 0.0
+                for name in {c["set"] for c, _, _ in runs}:
+                    legal = wrong = neg = neg_answered = 0
+                    for c, probs, ids in runs:
+                        if c["set"] != name:
+                            continue
+                        d = matcher.decide(probs, [], p)
+                        if c.get("negative"):
+                            neg += 1
+                            neg_answered += d != matcher.FALLBACK
+                            continue
+                        legal += 1
+                        if d == matcher.ANSWER:
+                            right = bool(ids[:1]) and ids[0] in c["ids"]
+                            good += right
+                            wrong += not right
+                        elif d == matcher.CLARIFY:
+                            right = any(i in c["ids"] for i in ids[:2])
+                            good += 0.8 * right
+                            wrong += not right
+                    if wrong > MAX_WRONG * max(legal, 1) or neg_answered > MAX_NEGATIVES * max(neg, 1):
+                        ok = False
+                if ok and (best is None or good > best[0]):
+                    best = (good, float(answer_at), float(clarify_at), close_ratio)
+    if best is None:
+        raise SystemExit("no thresholds meet the targets on the calibration sets")
+    return {"answer_at": round(best[1], 3), "clarify_at": round(best[2], 3), "close_ratio": best[3], "calibration_score": round(best[0], 1)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.parse_args(argv)
+    from miyun.knowledge import matcher
+
+    params = json.loads(matcher.PARAMETERS.read_text(encoding="utf-8"))
+    examples = cached_cv_examples() if CV_WEIGHT else []
+    cases = calibration_cases()
+    calibration = calibration_examples(cases)
+    chosen = choose_thresholds(out_of_fold(cases, calibration, examples))
+    params["weights"], params["bias"] = fit_weights(examples, calibration)
+    print(f"fitted on {len(calibration)} calibration and {len(examples)} cross-validation queries: {params['weights']} bias {params['bias']}")
+    print("thresholds (out of fold):", chosen)
+    params.update({k: chosen[k] for k in ("answer_at", "clarify_at", "close_ratio")})
+    matcher.PARAMETERS.write_text(json.dumps(params, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,55 @@
+"""The legal-question action with the matcher: answer, one clarifying question, or fallback."""
+import json
+
+import pytest
+
+from actions.legal import ActionAnswerLegalQuestion, ActionShowArticle
+from miyun.knowledge import matcher
+from miyun.referrals.sqlite import RuntimeStore
+from tests.helpers import buttons, run, texts, tracker
+
+# Both halves of one message, each the topic of a different article.
+TWO_TOPICS = "离婚的时候孩子归谁，家里的房子和存款怎么分"
+
+
+def _clarifying(monkeypatch):
+    """Thresholds that make any two close candidates a clarifying question (the decision is tested
+    on its own in test_matcher.py; here the action's handling of it)."""
+    params = matcher.Parameters.load()
+    forced = matcher.Parameters(params.weights, params.bias, answer_at=0.99, clarify_at=0.0, close_ratio=0.0)
+    monkeypatch.setattr(matcher.Parameters, "load", classmethod(lambda cls: forced))
+
+
+def test_two_close_topics_get_one_question_with_a_button_each(published, monkeypatch):
+    _clarifying(monkeypatch)
+    dispatcher, events = run(ActionAnswerLegalQuestion(), tracker(TWO_TOPICS, "ask_legal_question"))
+    [text] = texts(dispatcher)
+    assert events == []
+    assert text.startswith("您问的是“") and "还是“" in text and text.count("？") == 1
+    options = [b for b in buttons(dispatcher) if b["payload"].startswith("/show_article")]
+    assert len(options) == 2 and options[0]["title"] != options[1]["title"]
+    assert all(f"“{b['title'].rstrip('？?。')}”" in text for b in options)  # the question names the two articles
+    assert buttons(dispatcher)[-1]["payload"] == "/ask_hotline"  # "neither" leads to 12348
+    assert "没有找到有把握的答案" not in text  # neither the wrong answer nor the fallback
+    assert RuntimeStore(published.runtime_db).unanswered() == []  # a question asked back is not unanswered
+
+
+def test_a_clarifying_button_shows_that_article(published, monkeypatch):
+    _clarifying(monkeypatch)
+    dispatcher, _ = run(ActionAnswerLegalQuestion(), tracker(TWO_TOPICS, "ask_legal_question"))
+    payload = next(b["payload"] for b in buttons(dispatcher) if b["payload"].startswith("/show_article"))
+    ident = json.loads(payload[len("/show_article"):])["article_id"]
+    shown, _ = run(ActionShowArticle(), tracker(payload, "show_article", [{"entity": "article_id", "value": ident}]))
+    assert "来源：" in texts(shown)[0]
+
+
+@pytest.mark.parametrize("decision", [matcher.ANSWER, matcher.FALLBACK])
+def test_answer_and_fallback_are_unchanged(published, decision):
+    question = "老板拖欠工资三个月了怎么办" if decision == matcher.ANSWER else "量子纠缠和超导体的原理是什么"
+    dispatcher, _ = run(ActionAnswerLegalQuestion(), tracker(question, "ask_legal_question"))
+    text = texts(dispatcher)[0]
+    if decision == matcher.ANSWER:
+        assert text.startswith("【") and "您问的是" not in text
+    else:
+        assert "没有找到有把握的答案" in text
+        assert RuntimeStore(published.runtime_db).unanswered()[-1]["question"] == question

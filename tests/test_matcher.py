@@ -1,0 +1,79 @@
+"""The article matcher: candidates, calibrated confidence, and the answer / clarify / fallback decision."""
+import json
+
+import pytest
+import yaml
+
+from miyun.knowledge import publish
+from miyun.knowledge import matcher
+from miyun.knowledge.store import ContentStore
+
+
+@pytest.fixture()
+def store(published):
+    from miyun.text import load_dictionary
+
+    load_dictionary(published.dictionary_dir)
+    return ContentStore(published.content_db)
+
+
+def test_the_phrasing_model_is_built_with_each_version(store):
+    blobs = store.blobs(matcher.MODEL_PREFIX)
+    assert {"idf_index", "data", "indices", "indptr", "row_article", "article_ids"} <= set(blobs)
+    assert len(blobs["article_ids"].decode().split("\n")) == len(store.articles())
+
+
+def test_a_plain_question_is_answered(store):
+    m = matcher.match(store, "老板拖欠工资三个月了怎么办")
+    assert m.decision == matcher.ANSWER and m.best.id == "labour-unpaid-wages"
+    assert 0.0 <= m.confidence <= 1.0 and m.confidence >= m.answer_at
+
+
+def test_the_same_question_inside_a_long_story_keeps_its_answer_and_confidence(store):
+    short = matcher.match(store, "房东扣着押金不退")
+    story = matcher.match(store, "您好，想咨询个事。我是十里堡镇的，今年六十多了，不太会打字，让孙子帮着打的。"
+                                 "去年租的房子，合同到期我搬走了，房东扣着押金不退，说墙脏了要刷，家里就靠这点钱过日子，谢谢您了")
+    assert short.best.id == story.best.id == "housing-deposit-withheld"
+    assert short.decision == story.decision == matcher.ANSWER
+    assert abs(short.confidence - story.confidence) < 0.25
+
+
+def test_focus_drops_the_story_around_the_question():
+    focused = matcher.focus("您好，麻烦问一下，我是太师屯镇的，老板拖欠工资怎么办，谢谢您了")
+    assert "拖欠工资" in focused
+    assert "您好" not in focused and "太师屯" not in focused and "谢谢" not in focused
+
+
+@pytest.mark.parametrize("question", ["老闆拖欠工資三個月了怎麼辦", "老板拖欠公资三个月了怎么办"])
+def test_traditional_characters_and_typos(store, question):
+    assert matcher.match(store, question).best.id == "labour-unpaid-wages"
+
+
+def test_an_unrelated_question_falls_back(store):
+    assert matcher.match(store, "量子纠缠和超导体的原理是什么").decision == matcher.FALLBACK
+
+
+def test_two_close_candidates_ask_instead_of_guessing():
+    p = matcher.Parameters({}, 0.0, answer_at=0.6, clarify_at=0.5, close_ratio=0.6)
+    assert matcher.decide([0.45, 0.40, 0.01], [], p) == matcher.CLARIFY   # close, together likely
+    assert matcher.decide([0.90, 0.10], [], p) == matcher.ANSWER          # a clear winner
+    assert matcher.decide([0.20, 0.15], [], p) == matcher.FALLBACK        # neither likely
+    assert matcher.decide([], [], p) == matcher.FALLBACK
+
+
+def test_a_published_phrasing_is_matched_without_retraining(published, content_copy):
+    """Staff add a question to an article; after publishing, the matcher knows it (new version, new model)."""
+    path = content_copy / "articles" / "labour.yml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    article = next(a for a in data["articles"] if a["id"] == "labour-no-written-contract")
+    article["questions"][-1] = "招工的时候答应的工钱叫做甲乙丙丁戊己庚辛"  # articles hold at most 8 questions
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    assert publish.publish(published, "pytest", "new phrasing").changed
+    m = matcher.match(ContentStore(published.content_db), "甲乙丙丁戊己庚辛")
+    assert m.best.id == "labour-no-written-contract"
+
+
+def test_parameters_are_plain_json():
+    data = json.loads(matcher.PARAMETERS.read_text(encoding="utf-8"))
+    assert set(data["weights"]) == set(matcher.FEATURES)
+    assert 0 < data["answer_at"] < 1 and 0 < data["clarify_at"] <= 2
