@@ -56,7 +56,9 @@ help:
 	@echo "make run-cluster   3 Rasa + 2 action servers + Redis + PostgreSQL + nginx (deploy/README.md)"
 	@echo "make bench-cluster load and fault bench of the cluster -> bench/cluster.md"
 
+# The cache folders are made on every run: a shared or restored .venv skips the stamp's recipe.
 setup: $(STAMP)
+	@mkdir -p $(HOME) $(TMPDIR) $(XDG_CACHE_HOME) $(XDG_CONFIG_HOME)
 	@$(PY) -m scripts.fetch_statutes
 
 $(STAMP): pyproject.toml constraints.txt scripts/find_python.sh

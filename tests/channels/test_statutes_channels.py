@@ -13,6 +13,7 @@ from helpers import parse_reply, signed_query, text_xml, tg_callback, tg_message
 from bot.render import TELEGRAM_MAX_UNITS, WECHAT_MAX_BYTES, utf8_len, utf16_len
 
 QUESTION = "公司把我辞退了，要给经济补偿吗"
+ARTICLE = "labour-dismissal-compensation"
 OPENID = "oMiyunStatuteUser000000000001"
 CHAT = 5151
 
@@ -26,7 +27,7 @@ def _rest(dispatcher) -> list[dict]:
 def replies(session_var, tmp_path_factory):
     """What the real actions answer: the question, and the statute texts behind its button."""
     from actions import context
-    from actions.legal import ActionAnswerLegalQuestion
+    from actions.legal import ActionShowArticle
     from actions.statutes import BUTTON_TITLE, ActionShowStatutes
     from tests.helpers import run, tracker
 
@@ -34,7 +35,8 @@ def replies(session_var, tmp_path_factory):
     os.environ["MIYUN_VAR_DIR"] = str(session_var)
     context.reset()
     try:
-        answer, _ = run(ActionAnswerLegalQuestion(), tracker(QUESTION, "ask_legal_question"))
+        # The article a resident reaches for this question (directly, or from the clarifying question's button).
+        answer, _ = run(ActionShowArticle(), tracker(QUESTION, "show_article", [{"entity": "article_id", "value": ARTICLE}]))
         payload = next(b["payload"] for m in answer.messages for b in m.get("buttons") or [] if b["title"] == BUTTON_TITLE)
         content_id = json.loads(payload[len("/show_statutes"):])["content_id"]
         texts, _ = run(ActionShowStatutes(), tracker(payload, "show_statutes", [{"entity": "content_id", "value": content_id}]))
