@@ -147,6 +147,13 @@ def markdown(data: dict, fig: dict) -> str:
     return "\n".join(lines + [END])
 
 
+def kept_section(text: str) -> str:
+    """The blind-review section of a results file, markers included, or empty."""
+    if BEGIN in text and END in text:
+        return text[text.index(BEGIN): text.index(END) + len(END)]
+    return ""
+
+
 def report() -> int:
     """Write the figures into bench/results.md between the markers (appended the first time)."""
     data = yaml.safe_load(VERDICTS.read_text(encoding="utf-8"))

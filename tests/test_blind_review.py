@@ -30,3 +30,9 @@ def test_the_tier_is_read_off_the_reply():
     assert blind_review.served("这个问题我没有找到有把握的答案，不想给您说错。") == "fallback"
     assert blind_review.served("相关法律规定（法条原文，不是针对您情况的解答）\n《民法典》…") == "statute"
     assert blind_review.served("【老板拖欠工资怎么办】\n按时足额发工资…") == "article"
+
+
+def test_a_bench_run_keeps_the_blind_section():
+    text = "# Bench\n\n" + blind_review.BEGIN + "\nfigures\n" + blind_review.END + "\n"
+    assert blind_review.kept_section(text) == blind_review.BEGIN + "\nfigures\n" + blind_review.END
+    assert blind_review.kept_section("# Bench only\n") == ""

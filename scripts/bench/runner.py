@@ -36,6 +36,7 @@ import time
 from pathlib import Path
 from typing import Any, Optional
 
+from scripts import blind_review
 from scripts import servers
 from scripts.bench.common import (
     BENCH_DIR, ROOT, Http, _git, _interrupt, _other_rasa, _section, cpu_model, fmt, group_rss, loadavg, log,
@@ -168,7 +169,10 @@ def main(argv: Optional[list[str]] = None) -> int:
             results["verdicts"] = verdicts(results)
             args.out_dir.mkdir(parents=True, exist_ok=True)
             (args.out_dir / "results.json").write_text(json.dumps(results, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8")
-            (args.out_dir / "results.md").write_text(markdown(results), encoding="utf-8")
+            out = args.out_dir / "results.md"
+            # The blind review's section is a human judgement, not a measurement: a bench run keeps it.
+            kept = blind_review.kept_section(out.read_text(encoding="utf-8")) if out.exists() else ""
+            out.write_text(markdown(results) + ("\n" + kept + "\n" if kept else ""), encoding="utf-8")
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     print()
