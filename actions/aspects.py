@@ -123,7 +123,9 @@ def reply(tracker: Tracker, store: ContentStore, asked: Asked, extra: str = "", 
     else:
         text, steps = answers.summary_text(service, extra), NEXT_STEPS.get((service["id"], "summary"), [])
     # Mid-form, a button would be taken as the answer to the form's question: text only.
-    found = [] if in_form else steps + buttons(t, service, asked.aspects) + feedback_buttons(service["id"])
+    # Drafting the service's document is the natural next step whatever fact was asked.
+    drafts = [b for b in follow_ups or [] if b["payload"].startswith("/request_document")]
+    found = [] if in_form else steps + drafts + buttons(t, service, asked.aspects) + feedback_buttons(service["id"])
     return text, found, events
 
 

@@ -53,14 +53,13 @@ def _first_replies() -> dict[str, list[str]]:
 
 
 def _actions() -> dict[str, Action]:
-    import actions.aspects  # noqa: F401  (every module, so every action is found)
-    import actions.feedback  # noqa: F401
-    import actions.legal  # noqa: F401
-    import actions.legal_aid  # noqa: F401
-    import actions.referral  # noqa: F401
-    import actions.services  # noqa: F401
-    import actions.stations  # noqa: F401
-    import actions.status  # noqa: F401
+    import importlib
+    import pkgutil
+
+    import actions
+
+    for module in pkgutil.iter_modules(actions.__path__):  # every module, so every action is found
+        importlib.import_module(f"actions.{module.name}")
 
     found: dict[str, Action] = {}
     stack = list(Action.__subclasses__())
