@@ -16,6 +16,7 @@ from rasa_sdk.events import SlotSet
 
 from actions import context
 from actions.feedback import feedback_buttons
+from actions.statute_text import statute_button
 from miyun.knowledge import answers
 from miyun.knowledge.aspects import ASPECTS, FULL, Table
 from miyun.knowledge.store import ContentStore
@@ -123,9 +124,10 @@ def reply(tracker: Tracker, store: ContentStore, asked: Asked, extra: str = "", 
     else:
         text, steps = answers.summary_text(service, extra), NEXT_STEPS.get((service["id"], "summary"), [])
     # Mid-form, a button would be taken as the answer to the form's question: text only.
-    # Drafting the service's document is the natural next step whatever fact was asked.
+    # Drafting the service's document, and the law's own text, are next steps whatever fact was asked.
     drafts = [b for b in follow_ups or [] if b["payload"].startswith("/request_document")]
-    found = [] if in_form else steps + drafts + buttons(t, service, asked.aspects) + feedback_buttons(service["id"])
+    found = [] if in_form else (steps + drafts + statute_button(service) + buttons(t, service, asked.aspects)
+                                + feedback_buttons(service["id"]))
     return text, found, events
 
 

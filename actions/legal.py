@@ -29,6 +29,7 @@ def article_button(article: dict) -> Dict[str, str]:
 
 
 NEITHER = {"title": "都不是，问12348", "payload": "/ask_hotline"}
+NOT_THIS = {"title": "不是这个，问12348", "payload": "/ask_hotline"}
 
 
 class ActionAnswerLegalQuestion(Action):
@@ -79,11 +80,17 @@ class ActionAnswerLegalQuestion(Action):
             )
             return []
         article = result.best.article
+        likely = result.decision == matcher.LIKELY
+        if likely:  # staff still see the question: the article may need the resident's wording
+            context.runtime().log_unanswered(question, result.query, context.sender_hash(tracker.sender_id),
+                                             article["id"], round(result.confidence, 4))
         buttons = [{"title": "查看完整解答", "payload": "/show_article" + json.dumps({"article_id": article["id"]})}]
         buttons += statute_button(article)
         buttons += [article_button(c.article) for c in result.related()]
+        buttons += [NOT_THIS] if likely else []
         buttons += feedback_buttons(article["id"])
-        dispatcher.utter_message(text=answers.article_text(article, full=False), buttons=buttons)
+        text = answers.likely_text(article) if likely else answers.article_text(article, full=False)
+        dispatcher.utter_message(text=text, buttons=buttons)
         return [SlotSet(aspects.SLOT, None)]  # a new topic: a follow-up is no longer about the service
 
 

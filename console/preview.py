@@ -40,6 +40,8 @@ def answer_for(store: ContentStore, kind: str, ident: str, question: str, thresh
         first, second = result.options
         text = answers.clarifying_question(first.article, second.article) + f"（按钮：{first.article['title']} / {second.article['title']} / 都不是）"
         return Preview(text, False, confidence, first.id, related)
+    if result.decision == matcher.LIKELY:
+        return Preview(answers.likely_text(result.best.article), False, confidence, result.best.id, related)
     if result.decision != matcher.ANSWER or result.best is None:
         return Preview(NOT_CONFIDENT, False, confidence, result.best.id if result.best else None, related)
     article = result.best.article

@@ -115,7 +115,7 @@ def evaluate_search(cases_file: Path) -> dict:
     params = matcher.Parameters.load()
     return {
         "cases": r["cases_with_article"],
-        "threshold": f"answer at {params.answer_at}, clarify at {params.clarify_at}",
+        "threshold": f"answer at {params.answer_at}, clarify at {params.clarify_at}, likely at {params.likely_at}",
         "search_recall_at_1": r["recall_at_1"],
         "search_recall_at_3": r["recall_at_3"],
         "answered_correctly_and_confidently": round(r["answered_right"] / max(r["cases_with_article"], 1), 4),
@@ -168,10 +168,11 @@ def markdown(nlu: dict, lawbench: dict, search_eval: dict, stories: dict | None 
     ]
     for name, st in (stories or {}).items():
         lines.append(f"- {name}: recall@1 **{st['recall_at_1']:.3f}**, recall@3 {st['recall_at_3']:.3f} on {st['cases_with_article']} stories with an article "
-                     f"({st['legal_cases']} legal); decisions {st['decisions']}; wrong confident answers **{st['wrong_confident']:.3f}**; "
+                     f"({st['legal_cases']} legal); decisions {st['decisions']}; “可能是” guesses right {st['likely_right']}, wrong {st['likely_wrong']}; "
+                     f"wrong confident answers **{st['wrong_confident']:.3f}**; "
                      f"negatives answered **{st['negatives_answered']:.3f}** of {st['negatives']}")
     if split:
-        lines.append(f"- LawBench, all {split['questions']} questions (reporting only): curated article {split['article']}, statute {split['statute']}, "
+        lines.append(f"- LawBench, all {split['questions']} questions (reporting only): curated article {split['article']}, “可能是” {split['likely']}, statute {split['statute']}, "
                      f"clarifying question {split['clarify']}, fallback {split['fallback']} (statute tier: {split['statute_tier']})")
     lines += [
         "", "## Per intent (held-out)", "", "| intent | precision | recall | F1 | support |", "|---|---|---|---|---|",
@@ -232,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
             met = measured[key] >= target if sign == ">=" else measured[key] <= target
             print(f"  issue 11 target {key} {sign} {target}: {measured[key]:.3f} {'met' if met else 'NOT MET yet'}")
     print(f"  intent accuracy ignoring fallback {nlu['intent_accuracy_ignoring_fallback']:.3f}; LawBench (all {lb_search['questions']}): "
-          f"article {lb_search['article']}, statute {lb_search['statute']}, clarify {lb_search['clarify']}, fallback {lb_search['fallback']} "
+          f"article {lb_search['article']}, likely {lb_search['likely']}, statute {lb_search['statute']}, clarify {lb_search['clarify']}, fallback {lb_search['fallback']} "
           f"(statute tier: {lb_search['statute_tier']})")
     print("  per-intent report: reports/evaluation.md, details: reports/evaluation.json")
     if args.gate and failed:

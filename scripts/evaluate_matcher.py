@@ -40,7 +40,7 @@ def evaluate_set(store: Any, path: Path, params: Any = None) -> dict:
     cases = story_cases(path)
     legal = [c for c in cases if not c["negative"]]
     with_id = [c for c in legal if c["ids"]]
-    at1 = at3 = wrong = right_answers = clarified_right = 0
+    at1 = at3 = wrong = right_answers = clarified_right = likely_right = likely_wrong = 0
     decisions: Counter = Counter()
     misses, wrong_examples = [], []
     for c in legal:
@@ -59,6 +59,11 @@ def evaluate_set(store: Any, path: Path, params: Any = None) -> dict:
             ok = any(i in c["ids"] for i in ids[:2])
             clarified_right += ok
         else:
+            # A "您问的可能是……" guess is not a confident answer: counted apart, right or wrong.
+            if m.decision == matcher.LIKELY:
+                right = bool(ids[:1]) and ids[0] in c["ids"]
+                likely_right += right
+                likely_wrong += not right
             continue
         if not ok:
             wrong += 1
@@ -76,6 +81,8 @@ def evaluate_set(store: Any, path: Path, params: Any = None) -> dict:
         "decisions": dict(decisions),
         "answered_right": right_answers,
         "clarified_with_right_option": clarified_right,
+        "likely_right": likely_right,
+        "likely_wrong": likely_wrong,
         "wrong_confident": round(wrong / max(len(legal), 1), 4),
         "wrong_confident_examples": wrong_examples,
         "negatives": len(negatives),
@@ -117,6 +124,8 @@ def lawbench_split(store: Any, questions: list[str]) -> dict:
         m = matcher.match(store, q)
         if m.decision == matcher.ANSWER:
             counts["article"] += 1
+        elif m.decision == matcher.LIKELY:
+            counts["likely"] += 1
         elif m.decision == matcher.CLARIFY:
             counts["clarify"] += 1
         elif statute is not None and statute(q):
@@ -127,6 +136,6 @@ def lawbench_split(store: Any, questions: list[str]) -> dict:
     return {
         "questions": len(questions),
         "statute_tier": "miyun.knowledge.statutes" if statute is not None else "absent (counted as fallback)",
-        **{k: counts.get(k, 0) for k in ("article", "statute", "clarify", "fallback")},
-        "shares": {k: round(counts.get(k, 0) / n, 4) for k in ("article", "statute", "clarify", "fallback")},
+        **{k: counts.get(k, 0) for k in ("article", "likely", "statute", "clarify", "fallback")},
+        "shares": {k: round(counts.get(k, 0) / n, 4) for k in ("article", "likely", "statute", "clarify", "fallback")},
     }

@@ -107,6 +107,26 @@ def calibration_examples(cases: list[dict]) -> list[dict]:
     return [{"q": c["q"], "golds": c["ids"], "cands": matcher.candidate_features(store, c["q"])[3]} for c in cases]
 
 
+def own_question_examples(rng: random.Random) -> list[dict]:
+    """Each article's own questions on the live content, as typed and wrapped in a story: a resident
+    who types (nearly) the article's question must get it. The calibration sets alone never show the
+    model a phrasing it indexed, so it learned to distrust a perfect match."""
+    from miyun import settings
+    from miyun.knowledge import matcher
+    from miyun.knowledge.store import ContentStore
+    from miyun.text import load_dictionary
+
+    cfg = settings.load()
+    load_dictionary(cfg.dictionary_dir)
+    store = ContentStore(cfg.content_db)
+    out = []
+    for a in store.articles():
+        for q in [str(x) for x in a.get("questions") or []]:
+            for text in (q, story(q, rng)):
+                out.append({"q": text, "golds": [a["id"]], "cands": matcher.candidate_features(store, text)[3]})
+    return out
+
+
 def cached_cv_examples() -> list[dict]:
     """The cross-validation examples, kept per content checksum (building the folds takes minutes)."""
     from miyun import settings
@@ -128,15 +148,17 @@ def cached_cv_examples() -> list[dict]:
 # 0.58/0.59 (search/story) with them at weight 1, 0.73/0.72 without. So they are off by default.
 CALIBRATION_WEIGHT = 6.0
 CV_WEIGHT = 0.0
+OWN_WEIGHT = 0.0  # own questions are matched word for word instead (matcher.VERBATIM_SIM)
 
 
-def fit_weights(examples: list[dict], calibration: list[dict] = ()) -> tuple[dict[str, float], float]:
+def fit_weights(examples: list[dict], calibration: list[dict] = (), own: list[dict] = ()) -> tuple[dict[str, float], float]:
     """Pointwise logistic regression: is this candidate the right article?"""
     from sklearn.linear_model import LogisticRegression
     from miyun.knowledge.matcher import FEATURES
 
     X, y, w = [], [], []
-    for ex, weight, golds in [(e, CV_WEIGHT, {e["gold"]}) for e in examples if CV_WEIGHT] + [(e, CALIBRATION_WEIGHT, set(e["golds"])) for e in calibration]:
+    for ex, weight, golds in [(e, CV_WEIGHT, {e["gold"]}) for e in examples if CV_WEIGHT] + [(e, CALIBRATION_WEIGHT, set(e["golds"])) for e in calibration] \
+            + [(e, OWN_WEIGHT, set(e["golds"])) for e in own]:
         for a, _, f in ex["cands"]:
             X.append([f[k] for k in FEATURES])
             y.append(int(a in golds))
@@ -162,7 +184,8 @@ MAX_WRONG = 0.025
 MAX_NEGATIVES = 0.04
 
 
-def out_of_fold(cases: list[dict], calibration: list[dict], examples: list[dict], folds: int = 3) -> list[tuple[dict, list[float], list[str]]]:
+def out_of_fold(cases: list[dict], calibration: list[dict], examples: list[dict], own: list[dict] = (),
+                folds: int = 3) -> list[tuple[dict, list[float], list[str]]]:
     """Each calibration case scored by weights fitted without it: thresholds chosen on these are
     honest (chosen on in-sample scores they came out too low, and a held-out set paid for it)."""
     from miyun.knowledge import matcher
@@ -170,7 +193,7 @@ def out_of_fold(cases: list[dict], calibration: list[dict], examples: list[dict]
     out: list = [None] * len(cases)
     for k in range(folds):
         train = [e for i, e in enumerate(calibration) if i % folds != k]
-        weights, bias = fit_weights(examples, train)
+        weights, bias = fit_weights(examples, train, own)
         params = matcher.Parameters(weights, bias, 0.5, 0.7, 0.8)
         for i, (c, e) in enumerate(zip(cases, calibration)):
             if i % folds == k:
@@ -217,6 +240,31 @@ def choose_thresholds(runs: list[tuple[dict, list[float], list[str]]]) -> dict:
     return {"answer_at": round(best[1], 3), "clarify_at": round(best[2], 3), "close_ratio": best[3], "calibration_score": round(best[0], 1)}
 
 
+# "您问的可能是……" is shown from the lowest confidence at which, out of fold, the best article
+# under the answer threshold is right at least 3 times in 4 (it is worded as a guess, with a way out).
+LIKELY_PRECISION = 0.75
+
+
+def choose_likely(runs: list[tuple[dict, list[float], list[str]]], chosen: dict) -> float:
+    """The likely threshold: the lowest at which the cases between it and answer_at are right often
+    enough, and negatives shown anything (answer, question or guess) stay under the limit, per set."""
+    from miyun.knowledge import matcher
+
+    answer_at = chosen["answer_at"]
+    for likely_at in np.arange(0.30, answer_at, 0.05):
+        p = matcher.Parameters({}, 0.0, answer_at, chosen["clarify_at"], chosen["close_ratio"], float(likely_at))
+        band = [(c, ids) for c, probs, ids in runs if probs and likely_at <= probs[0] < answer_at and not c.get("negative")]
+        right = sum(bool(ids) and ids[0] in c["ids"] for c, ids in band)
+        negatives_ok = True
+        for name in {c["set"] for c, _, _ in runs}:
+            negs = [probs for c, probs, _ in runs if c["set"] == name and c.get("negative")]
+            shown = sum(matcher.decide(probs, [], p) != matcher.FALLBACK for probs in negs)
+            negatives_ok &= shown <= MAX_NEGATIVES * max(len(negs), 1)
+        if band and right >= LIKELY_PRECISION * len(band) and negatives_ok:
+            return round(float(likely_at), 3)
+    return 1.01
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.parse_args(argv)
@@ -226,11 +274,15 @@ def main(argv: list[str] | None = None) -> int:
     examples = cached_cv_examples() if CV_WEIGHT else []
     cases = calibration_cases()
     calibration = calibration_examples(cases)
-    chosen = choose_thresholds(out_of_fold(cases, calibration, examples))
-    params["weights"], params["bias"] = fit_weights(examples, calibration)
-    print(f"fitted on {len(calibration)} calibration and {len(examples)} cross-validation queries: {params['weights']} bias {params['bias']}")
+    own = own_question_examples(random.Random(SEED)) if OWN_WEIGHT else []
+    runs = out_of_fold(cases, calibration, examples, own)
+    chosen = choose_thresholds(runs)
+    chosen["likely_at"] = choose_likely(runs, chosen)
+    params["weights"], params["bias"] = fit_weights(examples, calibration, own)
+    print(f"fitted on {len(calibration)} calibration, {len(own)} own-question and {len(examples)} cross-validation queries: "
+          f"{params['weights']} bias {params['bias']}")
     print("thresholds (out of fold):", chosen)
-    params.update({k: chosen[k] for k in ("answer_at", "clarify_at", "close_ratio")})
+    params.update({k: chosen[k] for k in ("answer_at", "clarify_at", "close_ratio", "likely_at")})
     matcher.PARAMETERS.write_text(json.dumps(params, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     return 0
 

@@ -16,7 +16,7 @@ def rasa_argv(args: list[str], token: str) -> list[str]:
     """The argv Rasa's parser sees."""
     if any(a in ("--enable-api", "--auth-token") or a.startswith("--auth-token=") for a in args):
         raise SystemExit("rasa_serve: set MIYUN_RASA_TOKEN instead of passing --enable-api / --auth-token")
-    return ["rasa", "run", *args, *(["--enable-api", "--auth-token", token] if token else [])]
+    return ["rasa", "run", *args, *(["--enable-api", f"--auth-token={token}"] if token else [])]  # "=": a token may start with "-"
 
 
 def main() -> None:

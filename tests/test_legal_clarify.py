@@ -53,3 +53,25 @@ def test_answer_and_fallback_are_unchanged(published, decision):
     else:
         assert "没有找到有把握的答案" in text
         assert RuntimeStore(published.runtime_db).unanswered()[-1]["question"] == question
+
+
+def _likely(monkeypatch):
+    """Thresholds under which any candidate is a guess: never answered outright, never a question."""
+    params = matcher.Parameters.load()
+    forced = matcher.Parameters(params.weights, params.bias, answer_at=1.01, clarify_at=9.0, close_ratio=2.0, likely_at=0.0)
+    monkeypatch.setattr(matcher.Parameters, "load", classmethod(lambda cls: forced))
+
+
+def test_a_likely_article_is_shown_as_a_guess_with_a_way_out(published, monkeypatch):
+    from miyun.knowledge import answers
+
+    _likely(monkeypatch)
+    question = "老板拖欠工资三个月了怎么办"
+    dispatcher, events = run(ActionAnswerLegalQuestion(), tracker(question, "ask_legal_question"))
+    [text] = texts(dispatcher)
+    assert text.startswith(answers.LIKELY_LEAD) and "【" in text and "不构成法律意见" in text
+    payloads = [b["payload"] for b in buttons(dispatcher)]
+    assert "/ask_hotline" in payloads and any(p.startswith("/show_article") for p in payloads)
+    assert events == [{"event": "slot", "timestamp": None, "name": "current_service", "value": None}]
+    [row] = RuntimeStore(published.runtime_db).unanswered()       # staff see it: the wording may need adding
+    assert row["question"] == question and row["best_id"]

@@ -28,6 +28,17 @@ def _decoded(events: list[dict]) -> str:
     return json.dumps(events, ensure_ascii=False)
 
 
+def _strings(value) -> str:
+    """Every string in the events, joined: digits in intent confidences must not pass for a phone tail."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        return "\n".join(_strings(k) + "\n" + _strings(v) for k, v in value.items())
+    if isinstance(value, list):
+        return "\n".join(_strings(v) for v in value)
+    return ""
+
+
 def _user_intents(events: list[dict]) -> list[str]:
     return [e["parse_data"]["intent"]["name"] for e in events if e["event"] == "user"]
 
@@ -38,8 +49,9 @@ def test_the_trackers_database_holds_no_phone_number_after_a_referral(stack):
     assert len(_user_intents(events)) >= 9           # the conversation is stored (not an in-memory fallback) …
     assert "request_mediation" in _user_intents(events)  # … and its intents still count on the dashboard
     text = _decoded(events)
-    for personal in (PHONE, "5678", "河西村", "姓王", "宅基地吵架", "工作日下午"):
-        assert personal not in raw and personal not in text, personal
+    assert PHONE not in raw and PHONE not in text
+    for personal in ("5678", "河西村", "姓王", "宅基地吵架", "工作日下午"):
+        assert personal not in _strings(events), personal
     assert ref in text                                 # the reference the resident was given is not personal
     # Rasa carries on with the same conversation …
     assert "12348" in _text(stack.say("priv-1", "12348是免费的吗"))
@@ -47,7 +59,7 @@ def test_the_trackers_database_holds_no_phone_number_after_a_referral(stack):
     assert "后4位" in _text(stack.say("priv-1b", f"查询调解进度 {ref}"))
     assert "已受理" in _text(stack.say("priv-1b", "5678"))
     _, checked = _events(stack, "priv-1b")
-    assert "5678" not in _decoded(checked) and ref not in json.dumps([e.get("text") for e in checked if e["event"] == "user"])
+    assert "5678" not in _strings(checked) and ref not in json.dumps([e.get("text") for e in checked if e["event"] == "user"])
     assert "后4位" in _text(stack.say("priv-1b", ref.lower()))   # a new check starts from a clean form
     assert "已受理" in _text(stack.say("priv-1b", "5678"))
 

@@ -77,3 +77,27 @@ def test_parameters_are_plain_json():
     data = json.loads(matcher.PARAMETERS.read_text(encoding="utf-8"))
     assert set(data["weights"]) == set(matcher.FEATURES)
     assert 0 < data["answer_at"] < 1 and 0 < data["clarify_at"] <= 2
+
+
+def test_an_articles_own_question_typed_word_for_word_is_answered(store):
+    for article in store.articles()[::40]:
+        m = matcher.match(store, article["questions"][0])
+        assert m.decision == matcher.ANSWER and m.best.id == article["id"], article["id"]
+        assert m.confidence >= matcher.VERBATIM_CONFIDENCE
+
+
+def test_likely_sits_between_answer_and_fallback():
+    p = matcher.Parameters({}, 0.0, answer_at=0.875, clarify_at=0.8, close_ratio=0.5, likely_at=0.7)
+    assert matcher.decide([0.9, 0.1], [], p) == matcher.ANSWER
+    assert matcher.decide([0.75, 0.1], [], p) == matcher.LIKELY
+    assert matcher.decide([0.65, 0.1], [], p) == matcher.FALLBACK
+    assert matcher.decide([0.5, 0.45], [], p) == matcher.CLARIFY
+    off = matcher.Parameters({}, 0.0, answer_at=0.875, clarify_at=0.8, close_ratio=0.5)
+    assert matcher.decide([0.8, 0.1], [], off) == matcher.FALLBACK   # without likely_at, no guesses
+
+
+def test_the_likely_threshold_never_exceeds_the_answer_threshold(monkeypatch):
+    monkeypatch.setenv("MIYUN_MATCH_ANSWER_AT", "0.5")
+    monkeypatch.setenv("MIYUN_MATCH_LIKELY_AT", "0.9")
+    p = matcher.Parameters.load()
+    assert p.likely_at == p.answer_at == 0.5

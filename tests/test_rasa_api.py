@@ -59,10 +59,17 @@ def _pgid(pid: int) -> int:
         return -1
 
 
+def test_a_token_that_starts_with_a_dash_still_parses():
+    from rasa.__main__ import create_argument_parser
+
+    args = create_argument_parser().parse_args(rasa_serve.rasa_argv(["-p", "5005"], "-c03Ne5gY")[1:])
+    assert args.auth_token == "-c03Ne5gY" and args.enable_api
+
+
 def test_wrapper_adds_the_api_only_with_a_token():
     assert rasa_serve.rasa_argv(["-p", "5005"], "") == ["rasa", "run", "-p", "5005"]
     assert rasa_serve.rasa_argv(["-p", "5005"], "t0k") == ["rasa", "run", "-p", "5005", "--enable-api",
-                                                          "--auth-token", "t0k"]
+                                                          "--auth-token=t0k"]
     for bad in (["--enable-api"], ["--auth-token", "x"], ["--auth-token=x"]):
         with pytest.raises(SystemExit):
             rasa_serve.rasa_argv(bad, "")

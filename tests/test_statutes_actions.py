@@ -81,7 +81,9 @@ def _no_curated_answer(monkeypatch):
     """Make the curated matcher never confident, so the fallback branch (and the tier) runs."""
     from actions import context
 
-    monkeypatch.setenv("MIYUN_SEARCH_THRESHOLD", "9999")
+    monkeypatch.setenv("MIYUN_MATCH_ANSWER_AT", "9999")
+    monkeypatch.setenv("MIYUN_MATCH_CLARIFY_AT", "9999")
+    monkeypatch.setenv("MIYUN_MATCH_LIKELY_AT", "9999")
     context.reset()
 
 

@@ -200,6 +200,14 @@ def article_text(article: dict, full: bool) -> str:
     )
 
 
+LIKELY_LEAD = "您问的可能是下面这个问题（如果不是您的情况，请点“不是这个”或拨打12348）："
+
+
+def likely_text(article: dict) -> str:
+    """A likely but not sure match: the article's short answer, introduced as a guess."""
+    return compose(LIKELY_LEAD, article_text(article, full=False))
+
+
 def clarifying_question(first: dict, second: dict) -> str:
     """One question when two different articles fit about equally: the resident picks, we don't guess."""
     a, b = (str(x["title"]).rstrip("？?。") for x in (first, second))

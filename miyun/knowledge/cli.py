@@ -114,7 +114,7 @@ def cmd_search(args: argparse.Namespace, cfg: settings_mod.Settings) -> int:
     print(f"问题要点 / focused: {result.focused}")
     print(f"查询词 / terms: {' '.join(dict.fromkeys(result.terms))}")
     print(f"置信度 / confidence: {result.confidence:.3f} (回答阈值 / answer at {params.answer_at}; "
-          f"两项接近时追问 / clarify at {params.clarify_at}) → {result.decision}")
+          f"两项接近时追问 / clarify at {params.clarify_at}; “可能是” / likely at {params.likely_at}) → {result.decision}")
     for i, c in enumerate(result.candidates[: args.limit], 1):
         print(f"  {i}. {c.id:<36} p={c.probability:.3f} bm25={c.bm25:.3f} sim={c.features['sim_max']:.2f}  {c.article['title']}")
     print("\n--- 机器人会回答 / the bot would answer ---")
@@ -122,6 +122,9 @@ def cmd_search(args: argparse.Namespace, cfg: settings_mod.Settings) -> int:
         print(answers.article_text(result.best.article, full=False))
         for c in result.related():
             print(f"[相关] {c.article['title']}")
+    elif result.decision == matcher.LIKELY:
+        print(answers.likely_text(result.best.article))
+        print("[按钮] 不是这个，问12348（问题也记入未答问题 / also logged as unanswered）")
     elif result.decision == matcher.CLARIFY:
         first, second = result.options
         print(answers.clarifying_question(first.article, second.article))

@@ -51,7 +51,8 @@ def run(cfg: Settings, days: int, actor: str, now: Optional[dt.datetime] = None,
     if trackers:
         store = open_trackers(cfg)
         report["tracker_events_redacted"] = store.redact_all()
-        expired = store.expire_older_than(dt.datetime.fromisoformat(cutoff).timestamp())
+        # The exact instant, not the cutoff string (whole seconds): `--days 0` means everything said so far.
+        expired = store.expire_older_than((now - dt.timedelta(days=days)).timestamp())
         report["conversations_expired"] = expired["conversations"]
         report["old_session_events_deleted"] = expired["old_session_events"]
     return report
