@@ -35,6 +35,13 @@ WAIVED = (
     "根据您的回答：进城务工人员申请支付劳动报酬或者请求工伤事故人身损害赔偿，有材料证明的，"
     "免予核查经济困难状况（法律援助法第42条），可以直接申请；请带上能证明务工和欠薪或工伤的材料。"
 )
+# The pre-check's first step (action_ask_aid_matter): a button per matter, payload = the MATTERS key.
+MATTER_BUTTONS = [
+    ("农民工讨薪/工伤赔偿", "进城务工讨薪工伤"), ("讨要工资/工伤赔偿", "讨要工资工伤赔偿"), ("赡养费/抚养费/扶养费", "赡养抚养扶养费"),
+    ("家暴/虐待/遗弃", "家暴虐待遗弃"), ("交通事故/医疗等人身损害赔偿", "人身损害赔偿"), ("社保/低保/抚恤金", "社保低保抚恤金"),
+    ("刑事案件（犯罪嫌疑人或被告人）", "刑事辩护"), ("其他", "其他事项"),
+]
+FIRST_STEP = "法律援助自测（结果仅供参考，以法律援助机构审查为准）。第一步：您的事情属于哪一类？"
 YES = re.compile(r"^(有|是|符合|对|困难|经济困难|有符合的)")
 NO = re.compile(r"^(没有|不|都不|无|否)")
 
@@ -68,6 +75,26 @@ def assess(matter: str, exemption: str, hardship: str) -> str:
     if hardship == "no" and key != "criminal":
         return "unlikely"
     return "possibly"
+
+
+class ActionAskAidMatter(Action):
+    """The pre-check's first question, after the rule itself: who can apply (the curated `who` fact)."""
+
+    def name(self) -> Text:
+        return "action_ask_aid_matter"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[Dict[Text, Any]]:
+        try:
+            service = context.content().service("legal_aid") or {}
+        except ContentUnavailable:
+            service = {}
+        who = (service.get("aspects") or {}).get("who") or {}
+        if (tracker.latest_message.get("intent") or {}).get("name") not in ("ask_legal_aid", "legal_aid_precheck"):
+            who = {}  # asked again after an answer it did not understand: the step alone
+        rule = answers.compose(who.get("text"), answers.legal_basis_line(who.get("legal_basis"))) if who.get("text") else ""
+        dispatcher.utter_message(text=answers.compose(rule, FIRST_STEP),
+                                 buttons=[{"title": t, "payload": p} for t, p in MATTER_BUTTONS])
+        return []
 
 
 class ValidateLegalAidForm(FormValidationAction):

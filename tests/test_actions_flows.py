@@ -5,7 +5,7 @@ import pytest
 from rasa_sdk.events import SlotSet
 
 from actions.feedback import ActionFeedback, ActionFeedbackComment, ValidateFeedbackForm
-from actions.legal_aid import ActionLegalAidResult, ValidateLegalAidForm, assess
+from actions.legal_aid import MATTERS, ActionAskAidMatter, ActionLegalAidResult, ValidateLegalAidForm, assess
 from actions.referral import (
     ActionAskConfirm, ActionAskConsent, ActionStartReferral, ActionSubmitReferral,
     ValidateMediationForm, prefill,
@@ -212,3 +212,15 @@ def test_station_hours_open_closed_and_unknown():
     closed = station_hours_line(station, dt.datetime(2026, 11, 28, 10))  # Saturday
     assert "不在开放时间" in closed and "周一09:00" in closed
     assert "12348" in station_hours_line({"name": "测试站", "hours": None}, dt.datetime(2026, 11, 23, 10))
+
+
+def test_the_pre_check_states_who_can_apply_before_its_first_step(published):
+    from actions.legal_aid import FIRST_STEP
+
+    dispatcher, events = run(ActionAskAidMatter(), tracker("谁能申请法律援助", "ask_legal_aid", [{"entity": "aid_check", "value": "谁能"}]))
+    [text] = texts(dispatcher)
+    assert events == [] and text.endswith(FIRST_STEP)
+    assert "第42条" in text and "进城务工人员" in text and "法律依据：《中华人民共和国法律援助法》第三十一条" in text
+    assert sorted(b["payload"] for b in buttons(dispatcher)) == sorted(MATTERS)
+    again, _ = run(ActionAskAidMatter(), tracker("嗯", "inform"))          # asked again: the step alone
+    assert texts(again) == [FIRST_STEP]

@@ -6,7 +6,7 @@ def _buttons(replies: list[dict]) -> list[dict]:
 
 
 def test_statute_button_payload_and_typed_request(stack):
-    replies = stack.say("live-statute-1", "公司把我辞退了，要给经济补偿吗")
+    replies = stack.say("live-statute-1", "经济补偿金怎么算")   # labour-dismissal-compensation's own question
     payload = next(b["payload"] for b in _buttons(replies) if b["title"] == "查看法条原文")
     shown = [r.get("text") or "" for r in stack.say("live-statute-1", payload)]
     assert shown[0].startswith("【法条原文】")
