@@ -1,10 +1,11 @@
 """The blind review of 100 LawBench questions (bench/blind_review_rubric.md).
 
-    python -m scripts.blind_review collect   # ask the real assistant; replies → var/blind_review/replies.yml
-    python -m scripts.blind_review report    # verdicts in bench/blind_review.yml → figures in bench/results.md
+    python -m scripts.blind_review collect [--round N]   # ask the real assistant; replies → var/blind_review/
+    python -m scripts.blind_review report [--round N]    # verdicts in bench/blind_review*.yml → bench/results.md
 
-The sample is fixed by SEED, chosen before any answer was seen; it is never used for tuning.
-Questions stay out of the repository: the verdict file keys them by a short hash.
+Each round's sample is fixed by its seed, chosen before any answer of that round was seen, and
+drawn from questions no earlier round used; no sample is ever used for tuning. Questions stay out
+of the repository: the verdict files key them by a short hash.
 """
 from __future__ import annotations
 
@@ -24,9 +25,11 @@ from scripts import servers
 
 ROOT = servers.ROOT
 LAWBENCH = ROOT.parent / "shared" / "eval" / "lawbench_3-8_questions.json"
-SEED, SIZE = 20261201, 100
-REPLIES = ROOT / "var" / "blind_review" / "replies.yml"
-VERDICTS = ROOT / "bench" / "blind_review.yml"
+SIZE = 100
+# Round → seed. Round 2's seed was fixed on 2026-12-01 before its replies were collected, after the
+# matcher gained the "您问的可能是" guess and the word-for-word rule (round 1 had been seen by then).
+ROUNDS = {1: 20261201, 2: 20261208}
+SEED = ROUNDS[1]
 RESULTS = ROOT / "bench" / "results.md"
 USEFUL = ("on_topic_direct", "on_topic_general", "statute_correct", "clarify_ok")
 WRONG = ("misleading", "off_topic")
@@ -36,22 +39,43 @@ TARGETS = {"useful": 0.85, "wrong_confident": 0.03, "missed": 0.05}
 BEGIN, END = "<!-- blind-review:begin -->", "<!-- blind-review:end -->"
 
 
+def replies_path(round_: int = 1) -> Path:
+    return ROOT / "var" / "blind_review" / ("replies.yml" if round_ == 1 else f"replies-{round_}.yml")
+
+
+def verdicts_path(round_: int = 1) -> Path:
+    return ROOT / "bench" / ("blind_review.yml" if round_ == 1 else f"blind_review_{round_}.yml")
+
+
+def markers(round_: int = 1) -> tuple[str, str]:
+    return (BEGIN, END) if round_ == 1 else (f"<!-- blind-review-{round_}:begin -->", f"<!-- blind-review-{round_}:end -->")
+
+
 def key(question: str) -> str:
     """A short, stable name for a question that does not reveal it."""
     return hashlib.sha1(question.encode("utf-8")).hexdigest()[:10]
 
 
-def sample() -> list[str]:
-    """The fixed blind sample, in draw order."""
+def sample(round_: int = 1) -> list[str]:
+    """A round's fixed blind sample, in draw order, disjoint from every earlier round's."""
     questions = json.loads(LAWBENCH.read_text(encoding="utf-8"))["questions"]
     texts = [q if isinstance(q, str) else q.get("question") or q.get("text") for q in questions]
-    return [texts[i] for i in random.Random(SEED).sample(range(len(texts)), SIZE)]
+    used: set[int] = set()
+    for r in sorted(ROUNDS):
+        pool = [i for i in range(len(texts)) if i not in used]
+        drawn = random.Random(ROUNDS[r]).sample(range(len(texts)), SIZE) if r == 1 else random.Random(ROUNDS[r]).sample(pool, SIZE)
+        if r == round_:
+            return [texts[i] for i in drawn]
+        used |= set(drawn)
+    raise ValueError(f"no round {round_}")
 
 
 def served(reply: str) -> str:
     """Which tier answered, read off the reply the resident sees."""
     if "没有找到有把握的答案" in reply:
         return "fallback"
+    if reply.startswith("您问的可能是"):
+        return "likely"
     if "法条原文" in reply and "相关法律规定" in reply:
         return "statute"
     if re.search(r"您问的是|您想问的是", reply):
@@ -76,7 +100,7 @@ def ask(url: str, sender: str, text: str) -> str:
     return "\n".join(parts)
 
 
-def collect() -> int:
+def collect(round_: int = 1) -> int:
     """Send each sampled question as a new conversation to a private Rasa + action server."""
     tmp = Path(tempfile.mkdtemp(prefix="blind-"))
     action_port, rasa_port = servers.free_port(), servers.free_port()
@@ -87,15 +111,16 @@ def collect() -> int:
         actions.wait_ready()
         rasa.wait_ready()
         rows = []
-        for n, question in enumerate(sample(), 1):
+        for n, question in enumerate(sample(round_), 1):
             reply = ask(rasa.url, f"blind-{n}", question)
             rows.append({"n": n, "key": key(question), "served": served(reply), "question": question, "reply": reply})
     finally:
         rasa.stop()
         actions.stop()
-    REPLIES.parent.mkdir(parents=True, exist_ok=True)
-    REPLIES.write_text(yaml.safe_dump(rows, allow_unicode=True, sort_keys=False, width=1000), encoding="utf-8")
-    print(f"{len(rows)} replies → {REPLIES.relative_to(ROOT)}: {dict(Counter(r['served'] for r in rows))}")
+    out = replies_path(round_)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(yaml.safe_dump(rows, allow_unicode=True, sort_keys=False, width=1000), encoding="utf-8")
+    print(f"{len(rows)} replies → {out.relative_to(ROOT)}: {dict(Counter(r['served'] for r in rows))}")
     return 0
 
 
@@ -116,20 +141,22 @@ def figures(verdicts: list[dict]) -> dict:
     }
 
 
-def markdown(data: dict, fig: dict) -> str:
+def markdown(data: dict, fig: dict, round_: int = 1) -> str:
     """The section of bench/results.md that shows the blind review."""
     ok = {
         "useful": fig["useful"] >= TARGETS["useful"],
         "wrong_confident": fig["wrong_confident"] <= TARGETS["wrong_confident"],
         "missed": fig["missed"] <= TARGETS["missed"],
     }
+    begin, end = markers(round_)
     lines = [
-        BEGIN,
-        "## Blind review of 100 LawBench questions",
+        begin,
+        "## Blind review of 100 LawBench questions" + (f", round {round_}" if round_ > 1 else ""),
         "",
         f"Judged by {data.get('reviewer', '?')} on {data.get('date', '?')}, blind to scores, with the rubric in "
-        f"`bench/blind_review_rubric.md` (seed {SEED}, fixed before judging, never used for tuning). "
-        "Verdicts: `bench/blind_review.yml`; regenerate this section with `python -m scripts.blind_review report`.",
+        f"`bench/blind_review_rubric.md` (seed {ROUNDS[round_]}, fixed before judging, never used for tuning). "
+        f"Verdicts: `{verdicts_path(round_).relative_to(ROOT)}`; regenerate this section with "
+        f"`python -m scripts.blind_review report --round {round_}`.",
         "",
         "| figure | measured | target | met |",
         "|---|---|---|---|",
@@ -144,24 +171,28 @@ def markdown(data: dict, fig: dict) -> str:
     ]
     if data.get("summary"):
         lines += [data["summary"].strip(), ""]
-    return "\n".join(lines + [END])
+    return "\n".join(lines + [end])
 
 
 def kept_section(text: str) -> str:
-    """The blind-review section of a results file, markers included, or empty."""
-    if BEGIN in text and END in text:
-        return text[text.index(BEGIN): text.index(END) + len(END)]
-    return ""
+    """The blind-review sections of a results file (every round), markers included, or empty."""
+    kept = []
+    for round_ in sorted(ROUNDS):
+        begin, end = markers(round_)
+        if begin in text and end in text:
+            kept.append(text[text.index(begin): text.index(end) + len(end)])
+    return "\n\n".join(kept)
 
 
-def report() -> int:
-    """Write the figures into bench/results.md between the markers (appended the first time)."""
-    data = yaml.safe_load(VERDICTS.read_text(encoding="utf-8"))
+def report(round_: int = 1) -> int:
+    """Write a round's figures into bench/results.md between its markers (appended the first time)."""
+    data = yaml.safe_load(verdicts_path(round_).read_text(encoding="utf-8"))
     fig = figures(data["verdicts"])
-    section = markdown(data, fig)
+    section = markdown(data, fig, round_)
+    begin, end = markers(round_)
     text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else ""
-    if BEGIN in text and END in text:
-        text = text[: text.index(BEGIN)] + section + text[text.index(END) + len(END):]
+    if begin in text and end in text:
+        text = text[: text.index(begin)] + section + text[text.index(end) + len(end):]
     else:
         text = text.rstrip() + "\n\n" + section + "\n"
     RESULTS.write_text(text, encoding="utf-8")
@@ -172,8 +203,9 @@ def report() -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=("collect", "report"))
+    parser.add_argument("--round", type=int, default=1, choices=sorted(ROUNDS), help="which blind sample (default 1)")
     args = parser.parse_args(argv)
-    return collect() if args.command == "collect" else report()
+    return collect(args.round) if args.command == "collect" else report(args.round)
 
 
 if __name__ == "__main__":

@@ -30,9 +30,20 @@ def test_the_tier_is_read_off_the_reply():
     assert blind_review.served("这个问题我没有找到有把握的答案，不想给您说错。") == "fallback"
     assert blind_review.served("相关法律规定（法条原文，不是针对您情况的解答）\n《民法典》…") == "statute"
     assert blind_review.served("【老板拖欠工资怎么办】\n按时足额发工资…") == "article"
+    assert blind_review.served("您问的可能是下面这个问题（如果不是……）：\n【老板拖欠工资怎么办】") == "likely"
+
+
+def test_each_later_round_draws_new_questions():
+    first, second = blind_review.sample(1), blind_review.sample(2)
+    assert len(second) == 100 and second == blind_review.sample(2) and not set(first) & set(second)
+    with pytest.raises(ValueError):
+        blind_review.sample(99)
 
 
 def test_a_bench_run_keeps_the_blind_section():
     text = "# Bench\n\n" + blind_review.BEGIN + "\nfigures\n" + blind_review.END + "\n"
     assert blind_review.kept_section(text) == blind_review.BEGIN + "\nfigures\n" + blind_review.END
+    b2, e2 = blind_review.markers(2)
+    both = text + "\n" + b2 + "\nround two\n" + e2 + "\n"
+    assert blind_review.kept_section(both) == blind_review.BEGIN + "\nfigures\n" + blind_review.END + "\n\n" + b2 + "\nround two\n" + e2
     assert blind_review.kept_section("# Bench only\n") == ""
