@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from miyun.deadlines.periods import UNITS
+from miyun.dates import iso_date
 
 # The kinds the assistant knows how to phrase; the table must hold each exactly once.
 KINDS = (
@@ -52,19 +53,6 @@ class Deadline:
             if parts and all(p in text for p in parts):
                 total += sum(len(p) for p in parts)
         return total
-
-
-def _iso(value: Any) -> str | None:
-    if isinstance(value, dt.datetime):
-        return value.date().isoformat()
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, str):
-        try:
-            return dt.date.fromisoformat(value).isoformat()
-        except ValueError:
-            return None
-    return None
 
 
 def _period_problems(value: Any, where: str) -> list[tuple[str, str]]:
@@ -122,9 +110,9 @@ def validate(data: Any, today: dt.date | None = None) -> tuple[list[dict], list[
                         isinstance(a, int) and a > 0 for a in item["articles"]):
                     problems.append((label, f"legal_basis[{j}].articles", "期限必须写明条文号（正整数列表）/ a deadline needs its article numbers"))
         verified = entry.get("verified")
-        if _iso(verified) is None:
+        if iso_date(verified) is None:
             problems.append((label, "verified", f"日期格式错误 / bad date {verified!r}: 应为 YYYY-MM-DD（期限必须核实过 / a deadline must be verified）"))
-        elif dt.date.fromisoformat(_iso(verified)) > today:
+        elif dt.date.fromisoformat(iso_date(verified)) > today:
             problems.append((label, "verified", f"日期在未来 / date in the future: {verified}"))
         if len(problems) == before:
             clean.append(_clean(entry))
@@ -146,7 +134,7 @@ def _clean(entry: dict) -> dict:
         "extension": {"length": ext["length"], "unit": ext["unit"], "text": str(ext["text"]).strip()} if ext else None,
         "keywords": [k.strip() for k in entry["keywords"]],
         "legal_basis": [{"law": str(b["law"]).strip().strip("《》"), "articles": list(b["articles"])} for b in entry["legal_basis"]],
-        "verified": _iso(entry.get("verified")),
+        "verified": iso_date(entry.get("verified")),
     }
 
 

@@ -10,6 +10,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from miyun.dates import iso_date
+
 BLANK = "________"
 ID_PATTERN = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -44,19 +46,6 @@ class Template:
 
     def field(self, key: str) -> Field | None:
         return next((f for f in self.fields if f.key == key), None)
-
-
-def _date(value: Any) -> str | None:
-    if isinstance(value, dt.datetime):
-        return value.date().isoformat()
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, str):
-        try:
-            return dt.date.fromisoformat(value).isoformat()
-        except ValueError:
-            return None
-    return None
 
 
 def _text(entry: dict, key: str) -> str:
@@ -141,7 +130,7 @@ def _check_document(entry: dict, label: str, seen_ids: set[str], problems: list[
             local.append(("closing", f"引用了不存在的字段 / names an unknown field {{{key}}}"))
     out["source"] = _text(entry, "source")
     verified = entry.get("verified")
-    out["verified"] = None if verified is False else _date(verified)
+    out["verified"] = None if verified is False else iso_date(verified)
     if verified is not False and out["verified"] is None:
         local.append(("verified", f"日期格式错误 / bad date {verified!r}: 应为 YYYY-MM-DD 或 false"))
     elif out["verified"] and out["verified"] > dt.date.today().isoformat():

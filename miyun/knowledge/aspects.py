@@ -7,10 +7,11 @@ it travels in the content store (setting `aspect_table`) and is versioned with e
 """
 from __future__ import annotations
 
-import datetime as dt
 import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Optional
+
+from miyun.dates import iso_date
 
 ASPECTS = ("what", "who", "fee", "materials", "where", "how", "time", "hours", "remedy")
 # Service intents whose entries must carry all nine aspects.
@@ -91,22 +92,9 @@ def check_service_aspects(entry: dict, fail: Fail, check_basis: Any, check_date:
             "text": text.strip() if text else None,
             "legal_basis": basis,
             "source": source.strip() if isinstance(source, str) else None,
-            "verified": _iso(verified),
+            "verified": iso_date(verified),
         }
     return out
-
-
-def _iso(value: Any) -> Optional[str]:
-    if isinstance(value, dt.datetime):
-        return value.date().isoformat()
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, str):
-        try:
-            return dt.date.fromisoformat(value).isoformat()
-        except ValueError:
-            return None
-    return None
 
 
 def _words(value: Any) -> Optional[list[str]]:

@@ -13,6 +13,7 @@ from typing import Any, Iterable
 import yaml
 
 from miyun.knowledge import aspects as aspects_mod
+from miyun.dates import as_date
 
 CATEGORIES = (
     "劳动就业", "婚姻家庭", "继承", "借贷与合同", "房屋租赁与物业", "土地与宅基地", "交通事故",
@@ -72,22 +73,9 @@ def _read_yaml(path: Path, problems: list[Problem]) -> Any:
     return None
 
 
-def _date(value: Any) -> dt.date | None:
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    if isinstance(value, str):
-        try:
-            return dt.date.fromisoformat(value)
-        except ValueError:
-            return None
-    return None
-
-
 def iso(value: Any) -> str | None:
     """A date field as ISO text, or None for false/empty."""
-    d = _date(value)
+    d = as_date(value)
     return d.isoformat() if d else None
 
 
@@ -117,9 +105,9 @@ class _Checker:
             return
         if value is None:
             self.fail(fld, "缺少日期 / missing date (YYYY-MM-DD" + (" 或 false)" if allow_false else ")"))
-        elif _date(value) is None:
+        elif as_date(value) is None:
             self.fail(fld, f"日期格式错误 / bad date {value!r}: 应为 YYYY-MM-DD" + (" 或 false" if allow_false else ""))
-        elif _date(value) > dt.date.today():
+        elif as_date(value) > dt.date.today():
             self.fail(fld, f"日期在未来 / date in the future: {value}")
 
     def string_list(self, fld: str, low: int = 0, high: int | None = None) -> list[str]:
@@ -229,7 +217,7 @@ def _check_facts(c: _Checker) -> list[dict]:
             c.fail(f"facts[{i}]", "每项需要 key 和 label / each fact needs key and label")
             continue
         verified = fact.get("verified")
-        if verified is not False and _date(verified) is None:
+        if verified is not False and as_date(verified) is None:
             c.fail(f"facts[{i}].verified", f"日期格式错误 / bad date {verified!r}: 应为 YYYY-MM-DD 或 false")
         if fact.get("value") not in (None, "") and verified is False:
             pass  # an unverified value is shown with a "please confirm" note
