@@ -6,6 +6,7 @@ import os
 import pwd
 import secrets
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 from typing import Iterator, Optional
@@ -27,6 +28,16 @@ def available() -> Optional[str]:
         except KeyError:
             return "no 'postgres' user to run PostgreSQL as"
     return None
+
+
+def make_base(prefix: str) -> Path:
+    """A new temp folder PostgreSQL can reach: under TMPDIR when the `postgres` user can walk to it,
+    else under /tmp (a checkout inside a private folder, e.g. `mktemp -d`, is closed to `postgres`)."""
+    parent = Path(tempfile.gettempdir())
+    if os.geteuid() == 0:
+        reach = subprocess.run(["runuser", "-u", "postgres", "--", "test", "-x", str(parent)], check=False)
+        parent = parent if reach.returncode == 0 else Path("/tmp")
+    return Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
 
 
 @contextlib.contextmanager

@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 import urllib.request
 from pathlib import Path
 from typing import Iterator
@@ -123,7 +122,7 @@ def pg_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if reason:
         pytest.skip(f"PostgreSQL contract skipped: {reason}; or set MIYUN_TEST_PG_DSN")
     # Not under pytest's tmp dir: that is private to root, and PostgreSQL runs as `postgres`.
-    base = Path(tempfile.mkdtemp(prefix="miyun-pg-"))
+    base = pg_throwaway.make_base("miyun-pg-")
     try:
         with pg_throwaway.throwaway_postgres(base) as dsn:
             yield dsn

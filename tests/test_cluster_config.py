@@ -7,7 +7,6 @@ import re
 import shutil
 import stat
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 
@@ -98,7 +97,7 @@ def throwaway():
     reason = pg_throwaway.available()
     if reason:
         pytest.skip(reason)
-    base = Path(tempfile.mkdtemp(prefix="miyun-pgauth-"))
+    base = pg_throwaway.make_base("miyun-pgauth-")
     try:
         with pg_throwaway.throwaway_postgres(base) as dsn:
             yield base, dsn
