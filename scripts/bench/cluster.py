@@ -200,7 +200,8 @@ def check_publish(cluster: Cluster, token: str) -> dict[str, Any]:
     text = services.read_text(encoding="utf-8")
     marker = "12348是公共法律服务热线，"
     assert marker in text, "content/services.yml changed: update the publish check"
-    services.write_text(text.replace(marker, f"12348是公共法律服务热线（发布测试{token}），", 1), encoding="utf-8")
+    # Every occurrence: the question is answered from the `what` aspect, not the whole entry.
+    services.write_text(text.replace(marker, f"12348是公共法律服务热线（发布测试{token}），"), encoding="utf-8")
 
     def ask(port: int) -> str:
         body = {"next_action": "action_answer_service", "sender_id": "publish-check", "domain": {}, "version": "3.6.2",
