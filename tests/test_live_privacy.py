@@ -28,12 +28,16 @@ def _decoded(events: list[dict]) -> str:
     return json.dumps(events, ensure_ascii=False)
 
 
+# Random machine identifiers (uuid4 hex) can hold any four digits; they are not what the resident said.
+_MACHINE_IDS = frozenset({"message_id", "model_id", "assistant_id"})
+
+
 def _strings(value) -> str:
-    """Every string in the events, joined: digits in intent confidences must not pass for a phone tail."""
+    """Every string in the events bar machine ids, joined: digits in confidences or uuids must not pass for a phone tail."""
     if isinstance(value, str):
         return value
     if isinstance(value, dict):
-        return "\n".join(_strings(k) + "\n" + _strings(v) for k, v in value.items())
+        return "\n".join(_strings(k) + "\n" + _strings(v) for k, v in value.items() if k not in _MACHINE_IDS)
     if isinstance(value, list):
         return "\n".join(_strings(v) for v in value)
     return ""
