@@ -51,7 +51,8 @@ def _edit_page(request: Request, kind: str, ident: str, entry: dict, checksum: s
         request, "content_edit.html", status_code=status_code, title=f"编辑 {ident}" if not create else "新建普法问答",
         kind=kind, kind_label=content_edit.KIND_LABELS[kind], ident=ident, fields=_form_context(kind, entry),
         checksum=checksum, file=file, errors=errors or {}, other=other or [], preview=preview, question=question,
-        categories=CATEGORIES, towns=TOWNS, entry=entry, create=create, group=group)
+        categories=CATEGORIES, towns=TOWNS, entry=entry, create=create, group=group,
+        aspect_labels=content_edit.aspect_labels(console(request).core.content_dir))
 
 
 def _kind_ident(request: Request) -> tuple[str, str]:

@@ -8,8 +8,10 @@ from pathlib import Path
 from typing import Any, Optional
 
 from miyun.knowledge import answers, build, content_edit, matcher
+from miyun.knowledge.aspects import Table
 from miyun.knowledge.store import ContentStore
 from miyun.settings import Settings
+from miyun.text import normalize
 
 # The action's own words when nothing is confident (actions/legal.py NO_CONFIDENT_ANSWER, first line).
 NOT_CONFIDENT = "这个问题我没有找到有把握的答案，不想给您说错。（机器人会建议拨打12348，并把问题记入“未答问题”）"
@@ -27,9 +29,17 @@ class Preview:
 
 def answer_for(store: ContentStore, kind: str, ident: str, question: str, threshold: float) -> Preview:
     """The answer a resident would get: a service by its intent, a question through the article search."""
-    if kind == "services" and not question:
+    if kind == "services":
         service = store.service(ident)
-        return Preview(answers.service_text(service) if service else "（草稿中没有这个服务说明）")
+        if service is None:
+            return Preview("（草稿中没有这个服务说明）")
+        if not question:
+            return Preview(answers.service_text(service))
+        if service.get("aspects"):  # asked about this service: the aspect the words name, else the summary
+            table = Table.from_setting(store.aspect_table())
+            keys = table.aspects_in(normalize(question), ident)
+            text = answers.aspect_text(service, keys, table.label) if keys else answers.summary_text(service)
+            return Preview(text, True, best_id=ident)
     if kind == "stations" and not question:
         station = store.station(ident)
         return Preview(answers.station_text(station) if station else "（草稿中没有这个服务站）")

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Iterator, Optional
 
 from miyun.knowledge import content as content_mod
+from miyun.knowledge.aspects import ASPECTS, Table
 
 KINDS = ("articles", "services", "stations")
 KIND_LABELS = {"articles": "普法问答", "services": "服务说明", "stations": "服务站"}
@@ -40,6 +41,7 @@ FIELDS: dict[str, list[tuple[str, str, str]]] = {
     "services": [
         ("title", "标题", "text"), ("answer", "回答", "textarea"),
         ("legal_basis", "法律依据（每行：法律名称: 条号, 条号）", "basis"), ("facts", "事实信息", "facts"),
+        ("aspects", "分方面简答（每项一两句、至多120字，事实在前；不知道就留空并把核实写 false）", "aspects"),
         ("source", "来源", "optional"), ("verified", "核实日期（YYYY-MM-DD 或 false）", "date_or_false"),
         ("updated", "更新日期", "date"),
     ],
@@ -168,6 +170,12 @@ def list_entries(content_dir: Path, today: dt.date, stale_days: int) -> list[Ent
     return out
 
 
+def aspect_labels(content_dir: Path) -> dict[str, str]:
+    """Each aspect's heading as the keyword table (content/aspects.yml) names it."""
+    table = Table.from_setting(load_cached(content_dir).settings.get("aspect_table"))
+    return {key: table.label(key) for key in ASPECTS}
+
+
 def entry_path(content_dir: Path, kind: str, ident: str) -> Path:
     """The file that holds an entry."""
     if kind not in KINDS:
@@ -252,6 +260,13 @@ def form_value(widget: str, value: Any) -> Any:
         return basis_text(value)
     if widget == "facts":
         return value or []
+    if widget == "aspects":  # only entries that have aspects show them (not the menu or the handoff)
+        value = value or {}
+        return [{"key": k, "text": (value.get(k) or {}).get("text") or "",
+                 "legal_basis": basis_text((value.get(k) or {}).get("legal_basis")),
+                 "source": (value.get(k) or {}).get("source") or "",
+                 "verified": form_value("date_or_false", (value.get(k) or {}).get("verified"))}
+                for k in ASPECTS] if value else []
     if value is None:
         return ""
     if value is False:
@@ -276,6 +291,22 @@ def parse_form(kind: str, form: dict[str, str], facts_count: int = 0) -> dict[st
                 })
             if facts:
                 changes["facts"] = facts
+            continue
+        if widget == "aspects":
+            aspects = {}
+            for key in ASPECTS:
+                prefix = f"aspect.{key}."
+                if prefix + "text" not in form:
+                    continue
+                verified = form.get(prefix + "verified", "").strip()
+                aspects[key] = {
+                    "text": " ".join(form[prefix + "text"].split()) or None,
+                    "legal_basis": _basis(form.get(prefix + "legal_basis", "").replace("\r\n", "\n")),
+                    "source": form.get(prefix + "source", "").strip() or None,
+                    "verified": False if verified in ("", "false") else _date(verified),
+                }
+            if aspects:
+                changes["aspects"] = aspects
             continue
         if name not in form:
             continue
@@ -331,13 +362,25 @@ def _styled(old: Any, new: Any, key: str) -> Any:
     return new
 
 
+def _merge(node: Any, new: dict[str, Any]) -> None:
+    """Change only the fields of a nested mapping (a fact, an aspect) that differ, in their old style."""
+    for k, v in new.items():
+        if plain(node.get(k)) != v:
+            node[k] = _styled(node.get(k), v, k)
+
+
 def _apply(entry: Any, changes: dict[str, Any]) -> None:
     for key, value in changes.items():
         if key == "facts":
             for fact, new in zip(entry.get("facts") or [], value):
-                for k, v in new.items():
-                    if plain(fact.get(k)) != v:
-                        fact[k] = _styled(fact.get(k), v, k)
+                _merge(fact, new)
+            continue
+        if key == "aspects" and entry.get("aspects") is not None:
+            for name, new in value.items():
+                if entry["aspects"].get(name) is None:
+                    entry["aspects"][name] = _styled(None, new, name)
+                else:
+                    _merge(entry["aspects"][name], new)
             continue
         if key in entry and plain(entry.get(key)) == value:
             continue  # unchanged: keep the original node (folded lines, quotes, comments)

@@ -386,3 +386,31 @@ def test_dashboard_counts_documents_per_week_never_their_contents(make_env):
     assert "行政复议申请书" in section and "劳动人事争议仲裁申请书" in section
     assert f"<td>{iso_week(today)}</td><td>0</td><td>3</td>" in section
     assert "文书内容不保存" in section
+
+
+def test_aspects_are_edited_previewed_published_and_rolled_back(env):
+    ed = env.client("editor")
+    page = "/staff/content/services/hotline"
+    html = ed.get(page).text
+    assert 'name="aspect.fee.text"' in html and 'name="aspect.remedy.verified"' in html   # all nine, editable
+    hidden = _form(ed, page)
+    path = env.core.content_dir / "services.yml"
+    before = path.read_text(encoding="utf-8")
+    too_long = {**hidden, "aspect.fee.text": "长" * 121}
+    r = ed.post(page + "/save", data=too_long)
+    assert r.status_code == 422 and "最多 120 字" in r.text and path.read_text(encoding="utf-8") == before
+    draft = {**hidden, "aspect.fee.text": "草稿：拨打12348咨询不收咨询费，只付普通通话费。", "aspect.fee.verified": "false"}
+    r = ed.post(page + "/preview", data={**draft, "question": "打12348要钱吗"})
+    assert r.status_code == 200 and "草稿：拨打12348咨询不收咨询费，只付普通通话费。（此项待工作人员核实" in r.text
+    assert "草稿：" not in path.read_text(encoding="utf-8")                        # a preview saves nothing
+    r = ed.post(page + "/save", data=draft)
+    assert r.status_code == 303 and "msg=" in r.headers["location"]
+    _, entry, _ = content_edit.read_entry(env.core.content_dir, "services", "hotline")
+    assert entry["aspects"]["fee"]["text"].startswith("草稿：") and entry["aspects"]["fee"]["verified"] is False
+    changed = [(a, b) for a, b in zip(before.splitlines(), path.read_text(encoding="utf-8").splitlines()) if a != b]
+    assert len(changed) == 1 and "草稿：" in changed[0][1]                          # the fee text only, comment kept
+    assert ed.post("/staff/publish", data={"csrf": hidden["csrf"], "note": "热线收费简答"}).status_code == 303
+    assert ContentStore(env.core.content_db).service("hotline")["aspects"]["fee"]["text"].startswith("草稿：")
+    ed.post("/staff/versions/1/rollback", data={"csrf": hidden["csrf"]})
+    assert ContentStore(env.core.content_db).service("hotline")["aspects"]["fee"]["text"] is None   # unknown again
+    assert path.read_text(encoding="utf-8") == before                              # the file is restored too
