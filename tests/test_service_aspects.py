@@ -73,15 +73,15 @@ def test_aspect_text_over_120_characters_is_reported(content_copy):
 @pytest.mark.parametrize(
     "old, new, where",
     [
-        ("          - law: 中华人民共和国法律援助法\n            articles: [2, 20]\n        source: 中华人民共和国法律援助法第二条、第二十条\n        verified: 2026-12-01",
-         "          - law: 中华人民共和国法律援助法\n            articles: [第二条]\n        source: 中华人民共和国法律援助法第二条、第二十条\n        verified: 2026-12-01",
+        ("          - law: 中华人民共和国法律援助法\n            articles: [2, 20, 53]\n        source: 中华人民共和国法律援助法第二条、第二十条、第五十三条\n        verified: 2026-12-01",
+         "          - law: 中华人民共和国法律援助法\n            articles: [第二条]\n        source: 中华人民共和国法律援助法第二条、第二十条、第五十三条\n        verified: 2026-12-01",
          "aspects.fee.legal_basis[1].articles"),
-        ("        source: 中华人民共和国法律援助法第二条、第二十条\n        verified: 2026-12-01",
-         "        source: 中华人民共和国法律援助法第二条、第二十条\n        verified: 十二月一日", "aspects.fee.verified"),
-        ("        source: 中华人民共和国法律援助法第二条、第二十条\n        verified: 2026-12-01",
+        ("        source: 中华人民共和国法律援助法第二条、第二十条、第五十三条\n        verified: 2026-12-01",
+         "        source: 中华人民共和国法律援助法第二条、第二十条、第五十三条\n        verified: 十二月一日", "aspects.fee.verified"),
+        ("        source: 中华人民共和国法律援助法第二条、第二十条、第五十三条\n        verified: 2026-12-01",
          "        source: null\n        verified: 2026-12-01", "aspects.fee.source"),
-        ("        source: 中华人民共和国法律援助法第二条、第二十条\n        verified: 2026-12-01",
-         "        source: 中华人民共和国法律援助法第二条、第二十条\n        verified: 2026-12-01\n        price: 0", "aspects.fee.price"),
+        ("        source: 中华人民共和国法律援助法第二条、第二十条、第五十三条\n        verified: 2026-12-01",
+         "        source: 中华人民共和国法律援助法第二条、第二十条、第五十三条\n        verified: 2026-12-01\n        price: 0", "aspects.fee.price"),
     ],
 )
 def test_bad_aspect_fields_are_located(content_copy, old, new, where):
@@ -122,6 +122,8 @@ def table(published):
         ("去哪申请法律援助", ["where"]), ("12348晚上有人接吗", ["hours"]), ("法律援助被拒了咋办", ["remedy"]),
         ("谁能申请法律援助", ["who"]), ("信息公开能口头申请吗", ["how"]), ("说法评理是什么", ["what"]),
         ("要多久，收费吗", ["fee", "time"]), ("借钱不还能调解吗", []),
+        # spoken words are read as their written form (咋交 → 怎么交, 多会儿 → 什么时候)
+        ("复议申请咋交", ["how"]), ("信息公开多会儿能有答复", ["time"]), ("援助律师要辛苦费正常不", ["fee"]),
     ],
 )
 def test_aspect_recognition(table, text, expected):

@@ -22,6 +22,8 @@ ASPECT_INTENTS = (
 TEXT_MAX = 120
 _A_NOT_A = re.compile(r"(\w)不\1")
 TITLE_MAX = 6
+# Spoken question words and their written form, for keyword matching only.
+COLLOQUIAL = (("咋", "怎么"), ("啥", "什么"), ("哪儿", "哪里"), ("多会儿", "什么时候"))
 FULL = "full"  # the payload aspect that asks for the whole entry (完整说明)
 FULL_TITLE = "完整说明"
 
@@ -221,7 +223,12 @@ class Table:
         text = _A_NOT_A.sub(r"\1", text)  # 受不受理 → 受理: the negative is not a refusal
         for phrase in sorted(self.ignore, key=len, reverse=True):
             text = text.replace(phrase, " ")
-        return text
+        # The message as written plus its standard wording (咋交 → 怎么交), so a keyword
+        # need not be listed once per dialect word.
+        standard = text
+        for spoken, written in COLLOQUIAL:
+            standard = standard.replace(spoken, written)
+        return text if standard == text else f"{text}\n{standard}"
 
     def aspects_in(self, text: str, service: Optional[str] = None, limit: int = 2) -> list[str]:
         """The aspects a (normalised) message asks about, most specific first, at most `limit`."""
