@@ -28,6 +28,8 @@ SLOT = "current_service"
 # A follow-up that reaches the legal-question search or the fallback is treated as one when it
 # is this short: a long message is a new story, not "and what does it cost?".
 FOLLOW_UP_MAX_CHARS = 14
+# A message that names a service and asks one of its aspects is about the service up to this length.
+NAMED_MAX_CHARS = 30
 WHICH_SERVICE = "您问的是哪一项服务？请点选："
 # Next steps that belong to one aspect of one service.
 NEXT_STEPS: Dict[tuple, List[Dict[str, str]]] = {
@@ -85,6 +87,23 @@ def resolve(tracker: Tracker, store: ContentStore, intent: str) -> Asked:
         ident = remembered
     service = store.service(ident) if ident else None
     return Asked(service, t.aspects_in(text, service["id"] if service else None))
+
+
+def service_question(tracker: Tracker, store: ContentStore) -> Optional[Asked]:
+    """A service's aspect asked in a message the NLU sent elsewhere: the service it names, else a follow-up.
+
+    "调解员偏袒一方找谁说理" names 调解 and asks the remedy; a long message naming a service is a
+    story about a dispute, not a question about the service, and is left to the legal search."""
+    text = normalize(tracker.latest_message.get("text") or "")
+    t = table(store)
+    named = t.topics_in(text)
+    if not named:
+        return follow_up(tracker, store)
+    if len(re.sub(r"\W", "", text)) > NAMED_MAX_CHARS:
+        return None
+    service = store.service(named[0])
+    keys = t.aspects_in(text, named[0]) if service and service.get("aspects") else []
+    return Asked(service, keys) if keys else None
 
 
 def follow_up(tracker: Tracker, store: ContentStore) -> Optional[Asked]:

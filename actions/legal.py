@@ -51,8 +51,8 @@ class ActionAnswerLegalQuestion(Action):
             dispatcher.utter_message(text=STORE_DOWN)
             return []
         if result.decision != matcher.ANSWER:
-            asked = aspects.follow_up(tracker, context.content())
-            if asked is not None:  # "多久能办下来" right after a service answer
+            asked = aspects.service_question(tracker, context.content())
+            if asked is not None:  # "多久能办下来" right after a service answer, "调解员偏袒找谁说理"
                 return utter_aspects(dispatcher, tracker, asked)
         if result.decision == matcher.CLARIFY:
             first, second = result.options

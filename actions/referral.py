@@ -11,8 +11,9 @@ from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions import context
+from actions import aspects, context
 from actions.services import STORE_DOWN
+from miyun.knowledge import answers
 from miyun.knowledge.store import ContentUnavailable
 from miyun.referrals import rules as referrals
 from miyun.text import normalize
@@ -85,6 +86,23 @@ class ActionStartCallback(Action):
         return _clear(FORM_SLOTS) + [SlotSet("referral_kind", "callback"), SlotSet("referral_key", uuid.uuid4().hex)]
 
 
+# Aspects the form itself answers: asking how to apply for mediation is asking to apply.
+FORM_ANSWERS = ("how", "what")
+
+
+def asked_first(tracker: Tracker) -> Optional[str]:
+    """The fact a request for mediation also asks ("想调解，上哪找调解委员会"), to say before the form."""
+    if (tracker.latest_message.get("intent") or {}).get("name") != "request_mediation":
+        return None
+    store = context.content()
+    service = store.service_for_intent("request_mediation")
+    if not service or not service.get("aspects"):
+        return None
+    t = aspects.table(store)
+    keys = [k for k in t.aspects_in(normalize(tracker.latest_message.get("text") or ""), service["id"]) if k not in FORM_ANSWERS]
+    return answers.aspect_text(service, keys, t.label) if keys else None
+
+
 class ActionAskConsent(Action):
     """The consent notice from content: what is collected, why, who sees it, how long."""
 
@@ -94,9 +112,12 @@ class ActionAskConsent(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
         try:
             text = " ".join(referral_config()["consent"]["text"].split())
+            lead = asked_first(tracker)
         except (ContentUnavailable, KeyError):
             dispatcher.utter_message(text=STORE_DOWN)
             return []
+        if lead:
+            dispatcher.utter_message(text=lead)
         dispatcher.utter_message(
             text=text, buttons=[{"title": "同意", "payload": "/affirm"}, {"title": "不同意", "payload": "/deny"}]
         )

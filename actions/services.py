@@ -193,7 +193,7 @@ class ActionFallback(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
         try:
-            asked = aspects_mod.follow_up(tracker, context.content())
+            asked = aspects_mod.service_question(tracker, context.content())
             if asked is not None:  # "要钱吗" right after a service answer, not understood alone
                 return utter_aspects(dispatcher, tracker, asked)
             if not utter_service(dispatcher, "out_of_scope"):

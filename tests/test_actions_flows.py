@@ -46,6 +46,15 @@ def test_consent_text_comes_from_content(published):
     assert [b["payload"] for b in buttons(dispatcher)] == ["/affirm", "/deny"]
 
 
+def test_a_request_that_also_asks_where_gets_that_fact_before_the_consent(published):
+    dispatcher, _ = run(ActionAskConsent(), tracker("邻居吵架想调解，上哪找调解委员会", "request_mediation"))
+    said = texts(dispatcher)
+    assert len(said) == 2 and said[0].startswith("【怎样申请调解 · 去哪办】") and "人民调解委员会" in said[0]
+    assert "同意" in said[1] and len("".join("".join(said).split())) <= 400
+    dispatcher, _ = run(ActionAskConsent(), tracker("我想申请调解，怎么申请", "request_mediation"))
+    assert len(texts(dispatcher)) == 1                     # how to apply is the form itself
+
+
 def test_summary_masks_the_phone(published):
     dispatcher, _ = run(ActionAskConfirm(), tracker("", "inform", slots=FILLED))
     text = texts(dispatcher)[0]

@@ -214,6 +214,18 @@ def test_a_short_follow_up_the_nlu_did_not_place_still_resolves(published, actio
     assert reply.startswith("【法律援助 · 多久】") and _slot(events) == "legal_aid"
 
 
+@pytest.mark.parametrize("action, intent", [(ActionFallback(), "nlu_fallback"), (ActionAnswerLegalQuestion(), "ask_legal_question")])
+def test_a_named_service_and_aspect_the_nlu_sent_elsewhere_get_that_aspect(published, action, intent):
+    reply, _, events = _ask("调解员拉偏架，找谁说理", intent, action=action)
+    assert reply.startswith("【人民调解与“说法评理” · 不服怎么办】") and _slot(events) == "mediation"
+
+
+def test_a_long_story_that_mentions_a_service_is_left_to_the_legal_search(published):
+    story = "我家和邻居因为宅基地边界吵了三年，村里调解过两次都没用，对方还把墙砌到我家地里了，我该怎么办，要多久"
+    reply, _, events = _ask(story, "ask_legal_question", action=ActionAnswerLegalQuestion())
+    assert not reply.startswith("【人民调解") and _slot(events) != "mediation"
+
+
 def test_a_follow_up_with_nothing_remembered_asks_which_service(published):
     reply, found, events = _ask("要钱吗", "ask_service_aspect")
     assert reply == "您问的是哪一项服务？请点选：" and events == []

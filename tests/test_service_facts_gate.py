@@ -22,7 +22,7 @@ LIMIT = 400
 # (cases, report, floor): the floor is what each set measured when it was added, so nothing gets worse.
 SETS = {
     "set1": ("service_facts_eval.yml", "service_facts.json", 0.95),
-    "set2": ("service_facts_eval_2.yml", "service_facts_2.json", 0.70),
+    "set2": ("service_facts_eval_2.yml", "service_facts_2.json", 0.75),
 }
 
 

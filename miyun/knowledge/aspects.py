@@ -23,7 +23,7 @@ TEXT_MAX = 120
 _A_NOT_A = re.compile(r"(\w)不\1")
 TITLE_MAX = 6
 # Spoken question words and their written form, for keyword matching only.
-COLLOQUIAL = (("咋", "怎么"), ("啥", "什么"), ("哪儿", "哪里"), ("多会儿", "什么时候"))
+COLLOQUIAL = (("咋", "怎么"), ("啥", "什么"), ("哪儿", "哪里"), ("上哪", "去哪"), ("多会儿", "什么时候"))
 FULL = "full"  # the payload aspect that asks for the whole entry (完整说明)
 FULL_TITLE = "完整说明"
 
