@@ -28,7 +28,9 @@ LAWBENCH = ROOT.parent / "shared" / "eval" / "lawbench_3-8_questions.json"
 SIZE = 100
 # Round → seed. Round 2's seed was fixed on 2026-12-01 before its replies were collected, after the
 # matcher gained the "您问的可能是" guess and the word-for-word rule (round 1 had been seen by then).
-ROUNDS = {1: 20261201, 2: 20261208}
+# Round 3's seed was fixed on 2026-12-01 (16:35 UTC) before its replies were collected: the default build,
+# guess tier off, after the one-fact and named-service changes.
+ROUNDS = {1: 20261201, 2: 20261208, 3: 20261215}
 SEED = ROUNDS[1]
 RESULTS = ROOT / "bench" / "results.md"
 USEFUL = ("on_topic_direct", "on_topic_general", "statute_correct", "clarify_ok")

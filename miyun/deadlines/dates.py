@@ -25,6 +25,8 @@ _YEAR_WORD_MD = re.compile(rf"(?P<yw>今年|去年|前年)\s*(?P<m>{_NUM})\s*月
 _MD = re.compile(rf"(?<![\d.年])(?P<m>{_NUM})\s*月\s*(?P<d>{_NUM})(?:\s*[日号]|(?![\d十]))")
 _DOT = re.compile(r"(?<![\d./\-])(?P<m>\d{1,2})\.(?P<d>\d{1,2})(?![\d.%元万千块])")
 _SLASH = re.compile(r"(?<![\d/\-.])(?P<a>\d{1,2})/(?P<b>\d{1,2})(?![\d/])")
+# Month and day without a year: (pattern, month group, day group, how a figure-only form was read).
+_MONTH_DAY_FORMS = ((_MD, "m", "d", ""), (_DOT, "m", "d", "按{md}理解"), (_SLASH, "a", "b", "按{md}（月/日）理解"))
 _REL_MONTH = re.compile(rf"(?P<rm>上上个?月|上个?月|这个?月|本月)\s*(?P<d>{_NUM})\s*[日号]")
 _REL_WEEK = re.compile(r"(?P<rw>上上个?|上个?|这个?|本)?(?:周|星期|礼拜)(?P<w>[一二三四五六日天1-7])")
 _REL_DAY = re.compile(r"大前天|前天|昨天|昨日|今天|今日|(?P<n>\d{1,2}|[一二两三四五六七八九十]{1,2})天(?:以|之)?前")
@@ -136,25 +138,18 @@ def find(text: str, today: dt.date) -> Found | None:
     def free(m: re.Match) -> bool:
         return not any(a <= m.start() < b or a < m.end() <= b for a, b in taken)
 
-    for m in _MD.finditer(text):
-        if free(m):
-            month, day = cn_number(m.group("m")), cn_number(m.group("d"))
-            if month and day and 1 <= month <= 12:
-                candidates.append((m.start(), _assume_year(today, month, day, m)))
-    for m in _DOT.finditer(text):
-        if free(m):
-            month, day = int(m.group("m")), int(m.group("d"))
-            if 1 <= month <= 12 and 1 <= day <= 31:
-                found = _assume_year(today, month, day, m)
-                found.note = f"“{m.group(0)}”按{_md(month, day)}理解" + (f"；{found.note}" if found.note else "")
-                candidates.append((m.start(), found))
-    for m in _SLASH.finditer(text):
-        if free(m):
-            month, day = int(m.group("a")), int(m.group("b"))
-            if 1 <= month <= 12 and 1 <= day <= 31:
-                found = _assume_year(today, month, day, m)
-                found.note = f"“{m.group(0)}”按{_md(month, day)}（月/日）理解" + (f"；{found.note}" if found.note else "")
-                candidates.append((m.start(), found))
+    for pattern, month_group, day_group, reading in _MONTH_DAY_FORMS:
+        for m in pattern.finditer(text):
+            if not free(m):
+                continue
+            month, day = cn_number(m.group(month_group)), cn_number(m.group(day_group))
+            # 9月31日 is reported as impossible; 3.45 or 5/40 is not read as a date at all.
+            if not (month and day and 1 <= month <= 12) or (reading and day > 31):
+                continue
+            found = _assume_year(today, month, day, m)
+            if reading:
+                found.note = f"“{m.group(0)}”{reading.format(md=_md(month, day))}" + (f"；{found.note}" if found.note else "")
+            candidates.append((m.start(), found))
     for m in _REL_MONTH.finditer(text):
         day = cn_number(m.group("d"))
         word = m.group("rm")
