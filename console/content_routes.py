@@ -3,7 +3,8 @@ version history with diff, rollback. The YAML files stay the source of truth."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from pathlib import Path
+from typing import Any, Optional
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -81,16 +82,25 @@ def _draft(form: Any, kind: str, entry: dict) -> tuple[dict, dict]:
     return changes, draft
 
 
+async def _posted_entry(request: Request) -> tuple[str, str, Any, Optional[tuple[Path, dict]]]:
+    """(kind, id, the posted form, (file, entry as on disk)); None in place of the pair when there is no such entry."""
+    kind, ident = _kind_ident(request)
+    form = await request.form()
+    try:
+        path, entry, _ = content_edit.read_entry(console(request).core.content_dir, kind, ident)
+    except content_edit.NotFound:
+        return kind, ident, form, None
+    return kind, ident, form, (path, entry)
+
+
 @guard(*EDITORS)
 async def content_save(request: Request) -> Response:
     """Validate and write the entry; refuse if the file changed on disk since the form was opened."""
     c = console(request)
-    kind, ident = _kind_ident(request)
-    form = await request.form()
-    try:
-        path, entry, _ = content_edit.read_entry(c.core.content_dir, kind, ident)
-    except content_edit.NotFound:
+    kind, ident, form, found = await _posted_entry(request)
+    if found is None:
         return not_found(request, "没有这个条目。")
+    path, entry = found
     checksum = form_str(form, "checksum")
     changes, draft = _draft(form, kind, entry)
     rel = str(path.relative_to(c.core.content_dir))
@@ -111,12 +121,10 @@ async def content_save(request: Request) -> Response:
 async def content_preview(request: Request) -> Response:
     """What the bot would answer to a question with this draft (nothing is saved)."""
     c = console(request)
-    kind, ident = _kind_ident(request)
-    form = await request.form()
-    try:
-        path, entry, _ = content_edit.read_entry(c.core.content_dir, kind, ident)
-    except content_edit.NotFound:
+    kind, ident, form, found = await _posted_entry(request)
+    if found is None:
         return not_found(request, "没有这个条目。")
+    path, entry = found
     changes, draft = _draft(form, kind, entry)
     question = form_str(form, "question").strip()[:200]
     result = await run_in_threadpool(preview_mod.preview, c.core, kind, ident, changes, question, path)
