@@ -53,7 +53,7 @@ def _edit_page(request: Request, kind: str, ident: str, entry: dict, checksum: s
         kind=kind, kind_label=content_edit.KIND_LABELS[kind], ident=ident, fields=_form_context(kind, entry),
         checksum=checksum, file=file, errors=errors or {}, other=other or [], preview=preview, question=question,
         categories=CATEGORIES, towns=TOWNS, entry=entry, create=create, group=group,
-        aspect_labels=content_edit.aspect_labels(console(request).core.content_dir))
+        aspect_labels=content_edit.aspect_labels(console(request).core.content_dir) if kind == "services" else {})
 
 
 def _kind_ident(request: Request) -> tuple[str, str]:

@@ -261,12 +261,10 @@ def form_value(widget: str, value: Any) -> Any:
     if widget == "facts":
         return value or []
     if widget == "aspects":  # only entries that have aspects show them (not the menu or the handoff)
-        value = value or {}
-        return [{"key": k, "text": (value.get(k) or {}).get("text") or "",
-                 "legal_basis": basis_text((value.get(k) or {}).get("legal_basis")),
-                 "source": (value.get(k) or {}).get("source") or "",
-                 "verified": form_value("date_or_false", (value.get(k) or {}).get("verified"))}
-                for k in ASPECTS] if value else []
+        items = [(k, (value or {}).get(k) or {}) for k in ASPECTS] if value else []
+        return [{"key": k, "text": a.get("text") or "", "legal_basis": basis_text(a.get("legal_basis")),
+                 "source": a.get("source") or "", "verified": form_value("date_or_false", a.get("verified"))}
+                for k, a in items]
     if value is None:
         return ""
     if value is False:
@@ -301,7 +299,7 @@ def parse_form(kind: str, form: dict[str, str], facts_count: int = 0) -> dict[st
                 verified = form.get(prefix + "verified", "").strip()
                 aspects[key] = {
                     "text": " ".join(form[prefix + "text"].split()) or None,
-                    "legal_basis": _basis(form.get(prefix + "legal_basis", "").replace("\r\n", "\n")),
+                    "legal_basis": _basis(form.get(prefix + "legal_basis", "")),
                     "source": form.get(prefix + "source", "").strip() or None,
                     "verified": False if verified in ("", "false") else _date(verified),
                 }
