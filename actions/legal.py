@@ -38,7 +38,7 @@ NEXT_STEPS = [
 
 
 class ActionAnswerLegalQuestion(Action):
-    """Match the articles: answer with the best one, ask which of two is meant, or log the question and say so."""
+    """Match the articles: answer with the best one, ask which of two (or of the likely three) is meant, or log the question and say so."""
 
     def name(self) -> Text:
         return "action_answer_legal_question"
@@ -60,6 +60,14 @@ class ActionAnswerLegalQuestion(Action):
                 text=answers.clarifying_question(first.article, second.article),
                 buttons=[article_button(first.article), article_button(second.article), NEITHER],
             )
+            return []
+        if result.decision == matcher.SUGGEST:
+            # Staff still see the question: no single article was sure enough for it.
+            context.runtime().log_unanswered(question, result.query, context.sender_hash(tracker.sender_id),
+                                             result.best.id, round(result.confidence, 4))
+            options = [c.article for c in result.options]
+            dispatcher.utter_message(text=answers.suggestion_question(options),
+                                     buttons=[article_button(a) for a in options] + [NEITHER])
             return []
         if result.decision == matcher.FALLBACK or result.best is None:
             best = result.best

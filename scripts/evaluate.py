@@ -115,11 +115,11 @@ def evaluate_search(cases_file: Path) -> dict:
     params = matcher.Parameters.load()
     return {
         "cases": r["cases_with_article"],
-        "threshold": f"answer at {params.answer_at}, clarify at {params.clarify_at}, likely at {params.likely_at}",
+        "threshold": f"answer at {params.answer_at}, clarify at {params.clarify_at}, likely at {params.likely_at}, suggest at {params.suggest_at}",
         "search_recall_at_1": r["recall_at_1"],
         "search_recall_at_3": r["recall_at_3"],
         "answered_correctly_and_confidently": round(r["answered_right"] / max(r["cases_with_article"], 1), 4),
-        **{k: r[k] for k in ("decisions", "clarified_with_right_option", "wrong_confident", "wrong_confident_examples",
+        **{k: r[k] for k in ("decisions", "clarified_with_right_option", "suggested_with_right_option", "wrong_confident", "wrong_confident_examples",
                              "negatives", "negatives_answered", "negatives_answered_examples", "misses")},
     }
 
@@ -169,11 +169,12 @@ def markdown(nlu: dict, lawbench: dict, search_eval: dict, stories: dict | None 
     for name, st in (stories or {}).items():
         lines.append(f"- {name}: recall@1 **{st['recall_at_1']:.3f}**, recall@3 {st['recall_at_3']:.3f} on {st['cases_with_article']} stories with an article "
                      f"({st['legal_cases']} legal); decisions {st['decisions']}; “可能是” guesses right {st['likely_right']}, wrong {st['likely_wrong']}; "
+                     f"“哪一个” suggestions with the right article among the options {st['suggested_with_right_option']}; "
                      f"wrong confident answers **{st['wrong_confident']:.3f}**; "
                      f"negatives answered **{st['negatives_answered']:.3f}** of {st['negatives']}")
     if split:
         lines.append(f"- LawBench, all {split['questions']} questions (reporting only): curated article {split['article']}, “可能是” {split['likely']}, statute {split['statute']}, "
-                     f"clarifying question {split['clarify']}, fallback {split['fallback']} (statute tier: {split['statute_tier']})")
+                     f"clarifying question {split['clarify']}, “哪一个” suggestion {split['suggest']}, fallback {split['fallback']} (statute tier: {split['statute_tier']})")
     lines += [
         "", "## Per intent (held-out)", "", "| intent | precision | recall | F1 | support |", "|---|---|---|---|---|",
     ]

@@ -34,13 +34,14 @@ def story_cases(path: Path) -> list[dict]:
 def evaluate_set(store: Any, path: Path, params: Any = None) -> dict:
     """recall@1/@3 (over cases with an article), decisions, wrong confident answers (over all legal
     cases: an answer that is not an acceptable id, or a clarifying question offering none), and
-    negatives answered (an answer or a clarifying question)."""
+    negatives answered (anything but the fallback). "Which of these?" suggestions are counted apart:
+    a question with a way out, not a confident answer."""
     from miyun.knowledge import matcher
 
     cases = story_cases(path)
     legal = [c for c in cases if not c["negative"]]
     with_id = [c for c in legal if c["ids"]]
-    at1 = at3 = wrong = right_answers = clarified_right = likely_right = likely_wrong = 0
+    at1 = at3 = wrong = right_answers = clarified_right = likely_right = likely_wrong = suggested_right = 0
     decisions: Counter = Counter()
     misses, wrong_examples = [], []
     for c in legal:
@@ -58,6 +59,9 @@ def evaluate_set(store: Any, path: Path, params: Any = None) -> dict:
         elif m.decision == matcher.CLARIFY:
             ok = any(i in c["ids"] for i in ids[:2])
             clarified_right += ok
+        elif m.decision == matcher.SUGGEST:
+            suggested_right += any(i in c["ids"] for i in ids[:matcher.SUGGEST_OPTIONS])
+            continue
         else:
             # A "您问的可能是……" guess is not a confident answer: counted apart, right or wrong.
             if m.decision == matcher.LIKELY:
@@ -83,6 +87,7 @@ def evaluate_set(store: Any, path: Path, params: Any = None) -> dict:
         "clarified_with_right_option": clarified_right,
         "likely_right": likely_right,
         "likely_wrong": likely_wrong,
+        "suggested_with_right_option": suggested_right,
         "wrong_confident": round(wrong / max(len(legal), 1), 4),
         "wrong_confident_examples": wrong_examples,
         "negatives": len(negatives),
@@ -114,8 +119,11 @@ def statute_decider() -> Optional[Any]:
     return decide
 
 
+OUTCOMES = ("article", "likely", "statute", "clarify", "suggest", "fallback")
+
+
 def lawbench_split(store: Any, questions: list[str]) -> dict:
-    """Each question's outcome: curated article / statute / clarifying question / fallback."""
+    """Each question's outcome: curated article / guess / clarifying question / suggestion / statute / fallback."""
     from miyun.knowledge import matcher
 
     statute = statute_decider()
@@ -128,6 +136,8 @@ def lawbench_split(store: Any, questions: list[str]) -> dict:
             counts["likely"] += 1
         elif m.decision == matcher.CLARIFY:
             counts["clarify"] += 1
+        elif m.decision == matcher.SUGGEST:
+            counts["suggest"] += 1
         elif statute is not None and statute(q):
             counts["statute"] += 1
         else:
@@ -136,6 +146,6 @@ def lawbench_split(store: Any, questions: list[str]) -> dict:
     return {
         "questions": len(questions),
         "statute_tier": "miyun.knowledge.statutes" if statute is not None else "absent (counted as fallback)",
-        **{k: counts.get(k, 0) for k in ("article", "likely", "statute", "clarify", "fallback")},
-        "shares": {k: round(counts.get(k, 0) / n, 4) for k in ("article", "likely", "statute", "clarify", "fallback")},
+        **{k: counts.get(k, 0) for k in OUTCOMES},
+        "shares": {k: round(counts.get(k, 0) / n, 4) for k in OUTCOMES},
     }

@@ -269,6 +269,34 @@ def choose_likely(runs: list[tuple[dict, list[float], list[str]]], chosen: dict)
     return 1.01
 
 
+# "您想问的是下面哪一个？" is asked from the lowest summed top-three probability at which, out of
+# fold, the right article is among the three options at least 4 times in 5, and negatives shown
+# anything stay under the limit. It is a question, not an answer: a miss costs the resident one tap
+# on "都不是", which leads to the same way out as the fallback.
+SUGGEST_PRECISION = 0.8
+
+
+def choose_suggest(runs: list[tuple[dict, list[float], list[str]]], chosen: dict) -> float:
+    """The suggest threshold (summed over the top matcher.SUGGEST_OPTIONS), or 9.0 (off) if none qualifies."""
+    from miyun.knowledge import matcher
+
+    k = matcher.SUGGEST_OPTIONS
+    for suggest_at in np.arange(0.30, 1.51, 0.05):
+        p = matcher.Parameters({}, 0.0, chosen["answer_at"], chosen["clarify_at"], chosen["close_ratio"],
+                               chosen.get("likely_at", 1.01), float(suggest_at))
+        asked = [(c, ids) for c, probs, ids in runs if not c.get("negative") and matcher.decide(probs, [], p) == matcher.SUGGEST]
+        right = sum(any(i in c["ids"] for i in ids[:k]) for c, ids in asked)
+        negatives_ok = True
+        for name in {c["set"] for c, _, _ in runs}:
+            negs = [probs for c, probs, _ in runs if c["set"] == name and c.get("negative")]
+            shown = sum(matcher.decide(probs, [], p) != matcher.FALLBACK for probs in negs)
+            negatives_ok &= shown <= MAX_NEGATIVES * max(len(negs), 1)
+        if asked and right >= SUGGEST_PRECISION * len(asked) and negatives_ok:
+            print(f"suggest at {suggest_at:.2f}: {len(asked)} asked out of fold, right option among them {right}")
+            return round(float(suggest_at), 3)
+    return 9.0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.parse_args(argv)
@@ -282,11 +310,12 @@ def main(argv: list[str] | None = None) -> int:
     runs = out_of_fold(cases, calibration, examples, own)
     chosen = choose_thresholds(runs)
     chosen["likely_at"] = choose_likely(runs, chosen) if GUESS else 1.01
+    chosen["suggest_at"] = choose_suggest(runs, chosen)
     params["weights"], params["bias"] = fit_weights(examples, calibration, own)
     print(f"fitted on {len(calibration)} calibration, {len(own)} own-question and {len(examples)} cross-validation queries: "
           f"{params['weights']} bias {params['bias']}")
     print("thresholds (out of fold):", chosen)
-    params.update({k: chosen[k] for k in ("answer_at", "clarify_at", "close_ratio", "likely_at")})
+    params.update({k: chosen[k] for k in ("answer_at", "clarify_at", "close_ratio", "likely_at", "suggest_at")})
     matcher.PARAMETERS.write_text(json.dumps(params, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     return 0
 

@@ -75,3 +75,28 @@ def test_a_likely_article_is_shown_as_a_guess_with_a_way_out(published, monkeypa
     assert events == [{"event": "slot", "timestamp": None, "name": "current_service", "value": None}]
     [row] = RuntimeStore(published.runtime_db).unanswered()       # staff see it: the wording may need adding
     assert row["question"] == question and row["best_id"]
+
+
+def test_likely_among_three_asks_which_with_a_button_each_and_a_way_out(published, monkeypatch):
+    from miyun.knowledge import answers
+
+    params = matcher.Parameters.load()
+    forced = matcher.Parameters(params.weights, params.bias, answer_at=1.01, clarify_at=9.0, close_ratio=2.0, suggest_at=0.0)
+    monkeypatch.setattr(matcher.Parameters, "load", classmethod(lambda cls: forced))
+    dispatcher, events = run(ActionAnswerLegalQuestion(), tracker(TWO_TOPICS, "ask_legal_question"))
+    [text] = texts(dispatcher)
+    assert events == []
+    options = [b for b in buttons(dispatcher) if b["payload"].startswith("/show_article")]
+    assert len(options) == matcher.SUGGEST_OPTIONS and len({b["title"] for b in options}) == matcher.SUGGEST_OPTIONS
+    assert all(b["title"].rstrip("？?。") in text for b in options)  # the text lists them too (WeChat shows text first)
+    assert buttons(dispatcher)[-1]["payload"] == "/ask_hotline" and "12348" in text
+    assert "没有找到有把握的答案" not in text
+    assert text == answers.suggestion_question([published_article(published, b) for b in options])
+    [row] = RuntimeStore(published.runtime_db).unanswered()  # staff see it: no single article was sure
+    assert row["question"] == TWO_TOPICS and row["best_id"] == json.loads(options[0]["payload"][len("/show_article"):])["article_id"]
+
+
+def published_article(published, button: dict) -> dict:
+    from miyun.knowledge.store import ContentStore
+
+    return ContentStore(published.content_db).article(json.loads(button["payload"][len("/show_article"):])["article_id"])

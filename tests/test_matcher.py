@@ -58,6 +58,30 @@ def test_two_close_candidates_ask_instead_of_guessing():
     assert matcher.decide([0.45, 0.40, 0.01], [], p) == matcher.CLARIFY   # close, together likely
     assert matcher.decide([0.90, 0.10], [], p) == matcher.ANSWER          # a clear winner
     assert matcher.decide([0.20, 0.15], [], p) == matcher.FALLBACK        # neither likely
+
+
+def test_likely_among_the_top_three_asks_which_of_them():
+    p = matcher.Parameters({}, 0.0, answer_at=0.9, clarify_at=0.8, close_ratio=0.5, suggest_at=0.7)
+    assert matcher.decide([0.50, 0.15, 0.10, 0.05], [], p) == matcher.SUGGEST   # 0.75 over three, none sure
+    assert matcher.decide([0.40, 0.15, 0.10, 0.05], [], p) == matcher.FALLBACK  # 0.65: not likely enough
+    assert matcher.decide([0.75], [], p) == matcher.FALLBACK                    # one candidate is no choice
+    assert matcher.decide([0.95, 0.02, 0.01], [], p) == matcher.ANSWER          # a sure one is answered
+    off = matcher.Parameters({}, 0.0, answer_at=0.9, clarify_at=0.8, close_ratio=0.5)
+    assert matcher.decide([0.50, 0.15, 0.10], [], off) == matcher.FALLBACK      # off unless reranker.json sets it
+
+
+def test_a_suggestion_offers_the_top_three(store, monkeypatch):
+    params = matcher.Parameters.load()
+    forced = matcher.Parameters(params.weights, params.bias, answer_at=1.01, clarify_at=9.0, close_ratio=2.0, suggest_at=0.0)
+    m = matcher.match(store, "离婚的时候孩子归谁，家里的房子和存款怎么分", forced)
+    assert m.decision == matcher.SUGGEST
+    assert [c.id for c in m.options] == [c.id for c in m.candidates[:matcher.SUGGEST_OPTIONS]]
+    assert len({c.id for c in m.options}) == matcher.SUGGEST_OPTIONS
+
+
+def test_the_shipped_parameters_ask_before_falling_back():
+    p = matcher.Parameters.load()
+    assert p.suggest_at < 1.5, "reranker.json: the suggestion threshold is calibrated (scripts/fit_reranker.py)"
     assert matcher.decide([], [], p) == matcher.FALLBACK
 
 

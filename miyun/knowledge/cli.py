@@ -114,7 +114,8 @@ def cmd_search(args: argparse.Namespace, cfg: settings_mod.Settings) -> int:
     print(f"问题要点 / focused: {result.focused}")
     print(f"查询词 / terms: {' '.join(dict.fromkeys(result.terms))}")
     print(f"置信度 / confidence: {result.confidence:.3f} (回答阈值 / answer at {params.answer_at}; "
-          f"两项接近时追问 / clarify at {params.clarify_at}; “可能是” / likely at {params.likely_at}) → {result.decision}")
+          f"两项接近时追问 / clarify at {params.clarify_at}; “可能是” / likely at {params.likely_at}; "
+          f"前三项合计时问“哪一个” / suggest at {params.suggest_at}) → {result.decision}")
     for i, c in enumerate(result.candidates[: args.limit], 1):
         print(f"  {i}. {c.id:<36} p={c.probability:.3f} bm25={c.bm25:.3f} sim={c.features['sim_max']:.2f}  {c.article['title']}")
     print("\n--- 机器人会回答 / the bot would answer ---")
@@ -129,6 +130,10 @@ def cmd_search(args: argparse.Namespace, cfg: settings_mod.Settings) -> int:
         first, second = result.options
         print(answers.clarifying_question(first.article, second.article))
         print(f"[按钮] {first.article['title']} | {second.article['title']} | 都不是，问12348")
+    elif result.decision == matcher.SUGGEST:
+        options = [c.article for c in result.options]
+        print(answers.suggestion_question(options))
+        print(f"[按钮] {' | '.join(a['title'] for a in options)} | 都不是，问12348（问题也记入未答问题 / also logged as unanswered）")
     else:
         print("（没有有把握的答案：会给出12348和法律援助，并记录到未答问题 / no confident answer: fallback, logged）")
     return 0

@@ -12,10 +12,11 @@ and what to do about it (answer / clarify / fallback).
    means about 7 in 10 right, whether the message has 10 characters or 150.
 4. Decide: confident and clear → answer; two different articles close together and together
    likely → one clarifying question; likely → the article, introduced as "您问的可能是……" with a
-   way out; otherwise → honest fallback (the statute tier may take it).
+   way out; the top three together likely → "您想问的是下面哪一个？" with the three as buttons
+   and the honest way out; otherwise → honest fallback (the statute tier may take it).
 
 Coefficients and thresholds live in `reranker.json` beside this file (`scripts/fit_reranker.py`
-refits them); MIYUN_MATCH_ANSWER_AT / _CLARIFY_AT / _LIKELY_AT override the thresholds.
+refits them); MIYUN_MATCH_ANSWER_AT / _CLARIFY_AT / _LIKELY_AT / _SUGGEST_AT override the thresholds.
 """
 from __future__ import annotations
 
@@ -45,6 +46,11 @@ ANSWER, CLARIFY, FALLBACK = "answer", "clarify", "fallback"
 # Likely but not sure: the article is shown as "您问的可能是……", with a way out. Residents' right
 # article was often the best candidate under the answer threshold (issue 11's blind review).
 LIKELY = "likely"
+# Not sure of one, but the right article is most likely among the top few: ask which, with the
+# way out ("都不是") beside them. On the calibration sets the right article was among the top three
+# for most messages that fell back; a question a resident can answer with one tap beats the fallback.
+SUGGEST = "suggest"
+SUGGEST_OPTIONS = 3
 
 # A message (nearly) word for word one of an article's own questions is that article's: on the
 # live content, 4,225 of 4,232 own questions at this similarity were the article's, while no
@@ -175,6 +181,7 @@ class Parameters:
     clarify_at: float
     close_ratio: float
     likely_at: float = 1.01   # off unless reranker.json sets it
+    suggest_at: float = 9.0   # summed over SUGGEST_OPTIONS probabilities; off unless reranker.json sets it
 
     @classmethod
     def load(cls) -> "Parameters":
@@ -185,7 +192,7 @@ class Parameters:
         answer_at = cfg.match_answer_at or data["answer_at"]
         likely_at = cfg.match_likely_at or data.get("likely_at", 1.01)
         return cls(data["weights"], data["bias"], answer_at, cfg.match_clarify_at or data["clarify_at"],
-                   data["close_ratio"], min(likely_at, answer_at))
+                   data["close_ratio"], min(likely_at, answer_at), cfg.match_suggest_at or data.get("suggest_at", 9.0))
 
 
 @functools.lru_cache(maxsize=1)
@@ -225,8 +232,10 @@ class Match:
 
     @property
     def options(self) -> list[Candidate]:
-        """The articles a clarifying question offers (the top two), else empty."""
-        return self.candidates[:2] if self.decision == CLARIFY else []
+        """The articles a question offers: the top two to clarify, the top three to suggest, else none."""
+        if self.decision == CLARIFY:
+            return self.candidates[:2]
+        return self.candidates[:SUGGEST_OPTIONS] if self.decision == SUGGEST else []
 
     def related(self, limit: int = 2, include_best: bool = False, floor: float = 0.15) -> list[Candidate]:
         """Other articles likely enough to offer as buttons (never as the answer)."""
@@ -335,7 +344,7 @@ def probability(features: dict[str, float], params: Parameters) -> float:
 
 
 def decide(probabilities: list[float], categories: list[str], params: Parameters) -> str:
-    """answer / clarify / likely / fallback from the reranked probabilities (best first)."""
+    """answer / clarify / likely / suggest / fallback from the reranked probabilities (best first)."""
     if not probabilities:
         return FALLBACK
     p1 = probabilities[0]
@@ -347,6 +356,8 @@ def decide(probabilities: list[float], categories: list[str], params: Parameters
         return ANSWER
     if p1 >= params.likely_at:
         return LIKELY
+    if len(probabilities) >= 2 and sum(probabilities[:SUGGEST_OPTIONS]) >= params.suggest_at:
+        return SUGGEST
     return FALLBACK
 
 
