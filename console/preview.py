@@ -50,6 +50,10 @@ def answer_for(store: ContentStore, kind: str, ident: str, question: str, thresh
         first, second = result.options
         text = answers.clarifying_question(first.article, second.article) + f"（按钮：{first.article['title']} / {second.article['title']} / 都不是）"
         return Preview(text, False, confidence, first.id, related)
+    if result.decision == matcher.SUGGEST:
+        options = [c.article for c in result.options]
+        text = answers.suggestion_question(options) + f"（按钮：{' / '.join(a['title'] for a in options)} / 都不是）"
+        return Preview(text, False, confidence, options[0]["id"], related)
     if result.decision == matcher.LIKELY:
         return Preview(answers.likely_text(result.best.article), False, confidence, result.best.id, related)
     if result.decision != matcher.ANSWER or result.best is None:
