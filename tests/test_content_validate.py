@@ -87,6 +87,15 @@ def test_answer_length_and_question_count(content_copy):
     assert fields == ["answer", "questions"]
 
 
+def test_up_to_twelve_questions(content_copy):
+    from miyun.knowledge.content import QUESTIONS_MAX
+
+    many = [f"第{i}种问法：工资被拖欠了怎么办" for i in range(QUESTIONS_MAX + 1)]
+    assert _problems_after(content_copy, lambda arts: arts[0].__setitem__("questions", many[:QUESTIONS_MAX])) == []
+    problems = _problems_after(content_copy, lambda arts: arts[0].__setitem__("questions", many))
+    assert [p.field for p in problems] == ["questions"] and QUESTIONS_MAX == 12
+
+
 def test_article_numbers_must_be_integers(content_copy):
     problems = _problems_after(
         content_copy, lambda arts: arts[0].__setitem__("legal_basis", [{"law": "中华人民共和国民法典", "articles": ["第188条"]}])

@@ -90,7 +90,7 @@ def test_a_published_phrasing_is_matched_without_retraining(published, content_c
     path = content_copy / "articles" / "labour.yml"
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     article = next(a for a in data["articles"] if a["id"] == "labour-no-written-contract")
-    article["questions"][-1] = "招工的时候答应的工钱叫做甲乙丙丁戊己庚辛"  # articles hold at most 8 questions
+    article["questions"][-1] = "招工的时候答应的工钱叫做甲乙丙丁戊己庚辛"  # replace one: some articles hold the most allowed
     path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
     assert publish.publish(published, "pytest", "new phrasing").changed
     m = matcher.match(ContentStore(published.content_db), "甲乙丙丁戊己庚辛")

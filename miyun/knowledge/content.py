@@ -26,6 +26,9 @@ TOWNS = (
     "新城子镇", "石城镇",
 )
 ID_PATTERN = re.compile(r"^[a-z0-9]+([-_][a-z0-9]+)*$")
+# An article's phrasings: a few short ones and a few told as residents tell them (long stories are
+# matched against long phrasings best), so up to 12.
+QUESTIONS_MIN, QUESTIONS_MAX = 3, 12
 ANSWER_MIN, ANSWER_MAX = 150, 400
 
 
@@ -297,7 +300,7 @@ def load(content_dir: Path) -> Content:
             category = c.text("category")
             if category and category not in CATEGORIES:
                 c.fail("category", f"未知分类 / unknown category {category!r}; 应为 / must be one of: {'、'.join(CATEGORIES)}")
-            c.string_list("questions", 3, 8)
+            c.string_list("questions", QUESTIONS_MIN, QUESTIONS_MAX)
             answer = c.text("answer")
             if answer:
                 n = len("".join(answer.split()))

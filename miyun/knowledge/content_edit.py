@@ -28,12 +28,11 @@ from miyun.knowledge.aspects import ASPECTS, Table
 
 KINDS = ("articles", "services", "stations")
 KIND_LABELS = {"articles": "普法问答", "services": "服务说明", "stations": "服务站"}
-MAX_QUESTIONS = 8
 
 # Form fields per kind: (name, label, widget). Widgets decide how form text becomes YAML values.
 FIELDS: dict[str, list[tuple[str, str, str]]] = {
     "articles": [
-        ("title", "标题", "text"), ("category", "分类", "category"), ("questions", "常见问法（每行一条，3–8条）", "lines"),
+        ("title", "标题", "text"), ("category", "分类", "category"), ("questions", "常见问法（每行一条，3–12条）", "lines"),
         ("answer", "回答（150–400字）", "textarea"), ("legal_basis", "法律依据（每行：法律名称: 条号, 条号）", "basis"),
         ("tags", "关键词（用顿号或逗号分隔）", "list"), ("source", "来源", "optional"),
         ("verified", "核实日期（YYYY-MM-DD 或 false）", "date_or_false"), ("updated", "更新日期", "date"),
@@ -481,7 +480,7 @@ def add_phrasing(content_dir: Path, article_id: str, phrasing: str, expected_che
     questions = list(entry.get("questions") or [])
     if phrasing in questions or phrasing in (entry.get("tags") or []):
         raise Invalid(other=[f"这个问法已经在该解答里 / already in the article: {phrasing}"])
-    if len(questions) < MAX_QUESTIONS:
+    if len(questions) < content_mod.QUESTIONS_MAX:
         changes = {"questions": questions + [phrasing]}
     else:
         changes = {"tags": list(entry.get("tags") or []) + [phrasing]}
