@@ -1,6 +1,7 @@
 """The blind-review figures follow the rubric, and the sample is the one fixed before judging."""
 import pytest
 
+from miyun.knowledge import answers
 from scripts import blind_review
 
 
@@ -31,6 +32,7 @@ def test_the_tier_is_read_off_the_reply():
     assert blind_review.served("相关法律规定（法条原文，不是针对您情况的解答）\n《民法典》…") == "statute"
     assert blind_review.served("【老板拖欠工资怎么办】\n按时足额发工资…") == "article"
     assert blind_review.served("您问的可能是下面这个问题（如果不是……）：\n【老板拖欠工资怎么办】") == "likely"
+    assert blind_review.served(answers.suggestion_question([{"title": "老板拖欠工资怎么办"}, {"title": "工伤怎么认定"}])) == "suggest"
 
 
 def test_each_later_round_draws_new_questions():

@@ -214,8 +214,11 @@ def clarifying_question(first: dict, second: dict) -> str:
     return f"您问的是“{a}”，还是“{b}”？请点一下最接近的一项，我给您看对应的解答。"
 
 
+SUGGEST_LEAD = "我不能确定您问的是哪一种情况。"
+
+
 def suggestion_question(articles: list[dict]) -> str:
     """No one article is sure, but one of a few likely is: the resident picks, with the way out beside them."""
     lines = [f"{i}. {str(a['title']).rstrip('？?。')}" for i, a in enumerate(articles, 1)]
-    return ("我不能确定您问的是哪一种情况。下面这几个问题，哪个最接近您的情况？请点一下，我给您看对应的解答：\n"
+    return (SUGGEST_LEAD + "下面这几个问题，哪个最接近您的情况？请点一下，我给您看对应的解答：\n"
             + "\n".join(lines) + "\n都不是的话，建议拨打12348公共法律服务热线，由律师免费解答。")
