@@ -104,7 +104,7 @@ def index_rows(articles: list[dict]) -> list[dict]:
     return out
 
 
-MATCHER_MODEL_VERSION = 3
+MATCHER_MODEL_VERSION = 4
 
 
 def matcher_blobs(articles: list[dict], synonyms: list[dict]) -> dict[str, bytes]:

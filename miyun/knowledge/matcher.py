@@ -149,7 +149,7 @@ def build_model(articles: list[dict], synonyms: dict[str, str]) -> dict[str, byt
         questions = json.loads(a["questions"]) if isinstance(a["questions"], str) else a["questions"]
         tags = json.loads(a["tags"]) if isinstance(a["tags"], str) else a["tags"]
         texts = [a["title"], *questions, " ".join(tags)]
-        phrasings += [(a["id"], expand(normalize(t))) for t in texts if str(t).strip()]
+        phrasings += [(a["id"], expand(focus(normalize(t)))) for t in texts if str(t).strip()]
     model = PhrasingModel.fit(phrasings)
     return {MODEL_PREFIX + k: v for k, v in model.to_blobs().items()}
 
