@@ -74,7 +74,7 @@ def preview(settings: Settings, kind: str, ident: str, changes: dict[str, Any], 
     rel = str(path.relative_to(settings.content_dir))
     with content_edit.candidate_dir(settings.content_dir, rel, text) as copy, tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "preview.db"
-        build.build(copy, db, settings.dictionary_dir)
+        build.build(copy, db, settings.dictionary_dir, reuse=settings.content_db)
         store = ContentStore(db)
         try:
             return answer_for(store, kind, ident, question.strip(), settings.search_threshold)

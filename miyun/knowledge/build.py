@@ -4,7 +4,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import sqlite3
 from pathlib import Path
+from typing import Optional
 
 from miyun.knowledge import store
 from miyun.knowledge import content as content_mod
@@ -104,18 +106,26 @@ def index_rows(articles: list[dict]) -> list[dict]:
     return out
 
 
-MATCHER_MODEL_VERSION = 4
+MATCHER_MODEL_VERSION = 5
 
 
-def matcher_blobs(articles: list[dict], synonyms: list[dict]) -> dict[str, bytes]:
-    """The matcher's phrasing model for these articles, as named blobs stored with the version."""
+def matcher_blobs(articles: list[dict], synonyms: list[dict], reuse: Optional[Path] = None) -> dict[str, bytes]:
+    """The matcher's phrasing model and article classifier for these articles, as named blobs stored
+    with the version; `reuse`: a built database whose classifier may be reused (see matcher.build_model)."""
     from miyun.knowledge import matcher
 
-    return matcher.build_model(articles, {s["variant"]: s["term"] for s in synonyms})
+    previous = None
+    if reuse is not None and reuse.exists():
+        try:
+            previous = store.ContentStore(reuse).blobs(matcher.CLASSIFIER_PREFIX)
+        except (store.ContentUnavailable, sqlite3.DatabaseError):  # unreadable: fit afresh
+            previous = None
+    return matcher.build_model(articles, {s["variant"]: s["term"] for s in synonyms}, previous)
 
 
-def build(content_dir: Path, target: Path, dictionary_dir: Path) -> dict:
-    """Validate the sources and write `target` atomically. Returns the build's metadata."""
+def build(content_dir: Path, target: Path, dictionary_dir: Path, reuse: Optional[Path] = None) -> dict:
+    """Validate the sources and write `target` atomically. Returns the build's metadata. `reuse`: the
+    published database, whose fitted classifier is kept when the articles' phrasings are unchanged."""
     loaded = content_mod.load(content_dir)
     if loaded.problems:
         raise ContentInvalid(loaded.problems)
@@ -138,6 +148,6 @@ def build(content_dir: Path, target: Path, dictionary_dir: Path) -> dict:
         table_rows["synonyms"],
         loaded.settings,
         meta,
-        matcher_blobs(table_rows["articles"], table_rows["synonyms"]),
+        matcher_blobs(table_rows["articles"], table_rows["synonyms"], reuse),
     )
     return meta

@@ -4,10 +4,11 @@ and what to do about it (answer / clarify / fallback).
 1. Focus: drop the story around a narrative (greetings, thanks, where the resident lives, how
    worried they are), keep the legal core. The text is normalised and dialect expanded first.
 2. Candidates: BM25 over FTS5 (miyun.knowledge.search), plus on a small corpus the articles whose own
-   phrasings are closest (catches typos and rewordings BM25 misses).
+   phrasings are closest (catches typos and rewordings BM25 misses), plus the linear article
+   classifier's best (miyun.knowledge.classifier: weighs the words that tell articles apart).
 3. Rerank: a small logistic model over length-independent features of each candidate
    (BM25 relative to the best, similarity to the article's phrasings, share of the query's rare
-   terms the article covers, title and tag overlap, topic agreement). Its output for the top
+   terms the article covers, title and tag overlap, topic agreement, the classifier's probability). Its output for the top
    candidate is the calibrated confidence: fitted and calibrated on held-out data so that 0.7
    means about 7 in 10 right, whether the message has 10 characters or 150.
 4. Decide: confident and clear → answer; two different articles close together and together
@@ -21,6 +22,7 @@ refits them); MIYUN_MATCH_ANSWER_AT / _CLARIFY_AT / _LIKELY_AT / _SUGGEST_AT ove
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import math
 import re
@@ -31,14 +33,17 @@ from typing import Optional
 import numpy as np
 
 from miyun.knowledge import search as bm25
+from miyun.knowledge.classifier import ArticleClassifier
 from miyun.knowledge.phrasings import PhrasingModel
 from miyun.text import normalize
 
 MODEL_PREFIX = "phrasings/"
+CLASSIFIER_PREFIX = "classifier/"
 PARAMETERS = Path(__file__).with_name("reranker.json")
 # How many BM25 candidates are reranked, and how many phrasing-nearest articles are added.
 RERANK = 10
 EXTRA_BY_PHRASING = 4
+EXTRA_BY_CLASSIFIER = 3
 # Above this many articles the phrasing similarity is computed for BM25's candidates only (speed).
 FULL_SIMILARITY_MAX_ARTICLES = 3000
 
@@ -63,12 +68,13 @@ VERBATIM_CONFIDENCE = 0.99
 FEATURES = (
     "bm25_rel", "bm25_conf", "sim_max", "sim_mean", "sim_rel", "coverage", "title_cov", "tag_hits",
     "cat_share", "bm25_top", "sim_top", "length", "bm25_gap", "sim_gap",
-    "sim_soft", "bm25_soft", "bm25_rank",
+    "sim_soft", "bm25_soft", "bm25_rank", "clf_soft", "clf_rank",
 )
 # Temperatures of the softmax "classifier probabilities" over all articles' phrasing similarity
 # and over the candidates' relative BM25.
 SIM_TEMPERATURE = 0.05
 BM25_TEMPERATURE = 0.1
+CLF_TEMPERATURE = 0.1
 
 
 # --------------------------------------------------------------------------- query focusing
@@ -141,8 +147,14 @@ def _expander(store) -> Expander:
 
 # --------------------------------------------------------------------------- model
 
-def build_model(articles: list[dict], synonyms: dict[str, str]) -> dict[str, bytes]:
-    """Fit the phrasing model on article rows (as built: JSON lists) and return its blobs."""
+# The last classifier this process fitted, by the hash of its phrasings.
+_FITTED: dict[bytes, dict[str, bytes]] = {}
+
+
+def build_model(articles: list[dict], synonyms: dict[str, str], previous: Optional[dict[str, bytes]] = None) -> dict[str, bytes]:
+    """Fit the phrasing model and the classifier on article rows (as built: JSON lists) and return
+    their blobs. `previous`: a published version's classifier blobs, reused when fitted on the same
+    phrasings (an edit to a service or an answer text does not refit it: previews stay quick)."""
     phrasings: list[tuple[str, str]] = []
     expand = Expander(synonyms)
     for a in articles:
@@ -151,7 +163,20 @@ def build_model(articles: list[dict], synonyms: dict[str, str]) -> dict[str, byt
         texts = [a["title"], *questions, " ".join(tags)]
         phrasings += [(a["id"], expand(focus(normalize(t)))) for t in texts if str(t).strip()]
     model = PhrasingModel.fit(phrasings)
-    return {MODEL_PREFIX + k: v for k, v in model.to_blobs().items()}
+    model_blobs = model.to_blobs()
+    blobs = {MODEL_PREFIX + k: v for k, v in model_blobs.items()}
+    key = hashlib.sha256(b"".join(model_blobs[k] for k in sorted(model_blobs))).hexdigest().encode()
+    if previous and previous.get("key") == key:
+        fitted = previous
+    elif key in _FITTED:
+        fitted = _FITTED[key]
+    else:
+        classifier = ArticleClassifier.fit(model)
+        fitted = {**classifier.to_blobs(), "key": key} if classifier is not None else {}
+        _FITTED.clear()  # the last fit only: a preview right after a publish, tests that rebuild
+        _FITTED[key] = fitted
+    blobs.update({CLASSIFIER_PREFIX + k: v for k, v in fitted.items()})
+    return blobs
 
 
 def _model(store) -> Optional[PhrasingModel]:
@@ -160,6 +185,10 @@ def _model(store) -> Optional[PhrasingModel]:
         return PhrasingModel.from_blobs(blobs) if blobs else None
 
     return store.cached("matcher.phrasings", load)
+
+
+def _classifier(store) -> Optional[ArticleClassifier]:
+    return store.cached("matcher.classifier", lambda: ArticleClassifier.from_blobs(store.blobs(CLASSIFIER_PREFIX)))
 
 
 def _tags(store) -> dict[str, tuple[str, list[str], str]]:
@@ -265,9 +294,21 @@ def candidate_features(store, text: str) -> tuple[str, str, list[str], list[tupl
     sim_best: dict[str, float] = {}
     sim_mean: dict[str, float] = {}
     sim_soft: dict[str, float] = {}
+    clf_soft: dict[str, float] = {}
+    clf_rank: dict[str, float] = {}
+    classifier = _classifier(store) if model is not None else None
     if model is not None:
         q = model.vector(expanded)
         pos = {a: i for i, a in enumerate(model.article_ids)}
+        if classifier is not None and q.nnz:
+            decision = classifier.scores(q)
+            soft = np.exp((decision - decision.max()) / CLF_TEMPERATURE)
+            soft /= soft.sum()
+            order = np.argsort(-decision)
+            for i in order[:EXTRA_BY_CLASSIFIER]:
+                scores.setdefault(model.article_ids[i], 0.0)
+            clf_rank = {model.article_ids[i]: 1.0 / (1 + r) for r, i in enumerate(order[:RERANK * 2])}
+            clf_soft = {model.article_ids[i]: float(soft[i]) for i in order[:RERANK * 2]}
         if len(model.article_ids) <= FULL_SIMILARITY_MAX_ARTICLES:
             best, mean = model.similarities(q)
             soft = np.exp((best - best.max()) / SIM_TEMPERATURE)
@@ -325,6 +366,8 @@ def candidate_features(store, text: str) -> tuple[str, str, list[str], list[tupl
             "length": min(math.log1p(length) / 5.0, 1.2),
             "sim_soft": sim_soft.get(a, 0.0),
             "bm25_soft": bm25_exp[a] / bm25_exp_total,
+            "clf_soft": clf_soft.get(a, 0.0),
+            "clf_rank": clf_rank.get(a, 0.0),
         }
         out.append((a, s, f))
     # How far each candidate is ahead of the best other one: a clear winner is more often right.

@@ -65,7 +65,7 @@ def diff_files(old: Optional[Path], new: Path) -> dict:
 
 def build_staging(settings: Settings) -> dict:
     """Validate the sources and build the staging database (never what residents see)."""
-    return build_mod.build(settings.content_dir, staging_path(settings), settings.dictionary_dir)
+    return build_mod.build(settings.content_dir, staging_path(settings), settings.dictionary_dir, reuse=settings.content_db)
 
 
 def live_checksum(settings: Settings) -> Optional[str]:
