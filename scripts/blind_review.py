@@ -31,7 +31,7 @@ SIZE = 100
 # matcher gained the "您问的可能是" guess and the word-for-word rule (round 1 had been seen by then).
 # Round 3's seed was fixed on 2026-12-01 (16:35 UTC) before its replies were collected: the default build,
 # guess tier off, after the one-fact and named-service changes.
-ROUNDS = {1: 20261201, 2: 20261208, 3: 20261215, 4: 20261222}
+ROUNDS = {1: 20261201, 2: 20261208, 3: 20261215, 4: 20261222, 5: 20261229}
 SEED = ROUNDS[1]
 RESULTS = ROOT / "bench" / "results.md"
 USEFUL = ("on_topic_direct", "on_topic_general", "statute_correct", "clarify_ok")
