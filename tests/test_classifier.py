@@ -71,3 +71,11 @@ def test_a_build_reuses_the_published_classifier_when_the_phrasings_are_unchange
         path = published.content_dir / "articles" / "labour.yml"
         path.write_text(path.read_text(encoding="utf-8").replace("老板拖着工资不给怎么办", "老板拖着工钱不给怎么办"), encoding="utf-8")
         build.build(published.content_dir, tmp_path / "changed.db", published.dictionary_dir, reuse=published.content_db)
+
+
+def test_scores_look_up_only_the_query_features_and_equal_the_full_product(model):
+    c = ArticleClassifier.fit(model)
+    for text in ["老板拖欠工资", "押金", "狗咬人了怎么办", "量子纠缠"]:
+        q = model.vector(text)
+        full = (q[:, c.columns] @ c.weights.T).toarray().ravel() + c.intercept
+        assert np.allclose(c.scores(q), full, atol=1e-5), text

@@ -69,9 +69,23 @@ class ArticleClassifier:
             parts.append(csr_matrix(rows))
         return cls(columns, vstack(parts).tocsr().astype(np.float32), intercept)
 
+    def __post_init__(self) -> None:
+        self._by_feature: Optional[csr_matrix] = None
+
     def scores(self, q: csr_matrix) -> np.ndarray:
-        """One decision value per article for a one-row query (`PhrasingModel.vector`)."""
-        return (q[:, self.columns] @ self.weights.T).toarray().ravel() + self.intercept
+        """One decision value per article for a one-row query (`PhrasingModel.vector`).
+
+        Only the query's own features are looked up (a query has ~100 of the model's ~30,000), in
+        the weights stored feature by feature: a few hundred microseconds, not a full product."""
+        if self._by_feature is None:
+            self._by_feature = self.weights.T.tocsr()
+        at = np.searchsorted(self.columns, q.indices)
+        at = np.minimum(at, max(len(self.columns) - 1, 0))
+        known = (self.columns[at] == q.indices) if len(self.columns) else np.zeros(len(q.indices), bool)
+        if not known.any():
+            return self.intercept.copy()
+        rows = self._by_feature[at[known]]
+        return np.asarray(rows.T @ q.data[known]).ravel() + self.intercept
 
     # --------------------------------------------------------------- storage without pickle
 
