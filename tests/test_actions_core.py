@@ -91,7 +91,7 @@ def test_nearest_station_by_location(published):
 
 
 def test_legal_question_answers_with_a_cited_article(published):
-    dispatcher, _ = run(ActionAnswerLegalQuestion(), tracker("老板拖欠工资三个月了怎么办", "ask_legal_question"))
+    dispatcher, _ = run(ActionAnswerLegalQuestion(), tracker("老板拖欠工资不给怎么办", "ask_legal_question"))
     [text] = texts(dispatcher)
     assert text.startswith("【") and "法律依据：" in text and text.endswith(DISCLAIMER)
     payloads = [b["payload"] for b in buttons(dispatcher)]

@@ -36,14 +36,14 @@ def test_emergency_comes_first(stack):
 
 
 def test_legal_question_answered_from_an_article(stack):
-    replies = stack.say("live-5", "老板拖欠了我三个月工资，我该怎么办")
+    replies = stack.say("live-5", "老板拖欠工资不给怎么办")
     text = _text(replies)
     assert "法律依据" in text and "劳动" in text
     assert any(b["payload"].startswith("/show_article") for r in replies for b in r.get("buttons") or [])
 
 
 def test_article_button_payload_shows_the_full_text(stack):
-    replies = stack.say("live-6", "老板拖欠了我三个月工资，我该怎么办")
+    replies = stack.say("live-6", "老板拖欠工资不给怎么办")
     payload = next(b["payload"] for r in replies for b in r.get("buttons") or [] if b["payload"].startswith("/show_article"))
     full = _text(stack.say("live-6", payload))
     assert "来源：" in full
