@@ -12,9 +12,10 @@ are normalised (simplified, 咋→怎么, 会不会→会, particles and the ser
 content/aspects.yml › topics removed) and cut into characters and character bigrams; a feature shared
 by many phrasings of the service (申请, 可以) counts less (IDF). The score of a fact is
 the best weighted cosine between the message and one of its phrasings. A fact leads the reply when
-its score is at least THRESHOLD, it beats every other fact of the service by MARGIN, and the message
-names no aspect (收费, 材料, 多久 …) that the matched phrasing does not name too: an aspect keyword the
-fact's own question lacks means the resident asked that aspect, and the aspect keeps priority.
+its score is at least THRESHOLD, it beats every other fact of the service by MARGIN, and the aspect
+the reply would otherwise lead with (收费, 材料, 多久 … by content/aspects.yml › priority), if any, is
+named by the matched phrasing too: an aspect keyword the fact's own question lacks means the resident
+asked that aspect, and the aspect keeps priority.
 """
 from __future__ import annotations
 
@@ -148,10 +149,10 @@ def best(service: Optional[dict], text: str, table: Table) -> Match:
     elif score - runner_up < MARGIN:
         found.reason = f"margin under {MARGIN}"
     else:
-        asked = set(table.aspects_in(text, service["id"], limit=9))
-        own = set(table.aspects_in(phrasing, service["id"], limit=9))
-        if asked - own:
-            found.reason = f"aspect asked: {'、'.join(sorted(asked - own))}"
+        # The aspect the reply would otherwise lead with keeps priority, unless the fact's question asks it too.
+        asked = table.aspects_in(text, service["id"], limit=1)
+        if asked and asked[0] not in table.aspects_in(phrasing, service["id"], limit=9):
+            found.reason = f"aspect asked: {asked[0]}"
         else:
             found.fact, found.reason = facts[top], "fact"
     return found
