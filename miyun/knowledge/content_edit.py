@@ -505,9 +505,9 @@ def validate(content_dir: Path, path: Path, text: str, ident: str) -> None:
     for p in problems:
         if p.file == path.name and p.entry == ident and p.field:
             base = _base_field(p.field)
-            # Which fact: "more_facts[2].text" is shown as "第2条 text: …" under the facts.
+            # Which fact: "more_facts[2].text" is shown as "第2条 text：…" under the facts.
             where = re.match(r"more_facts\[(\d+)\]\.?(.*)$", p.field)
-            message = f"第{where.group(1)}条 {where.group(2)}: {p.message}".replace(" : ", "：") if where else p.message
+            message = f"第{where.group(1)}条{' ' + where.group(2) if where.group(2) else ''}：{p.message}" if where else p.message
             err.fields.setdefault(base, []).append(message)
         elif str(p) not in baseline:
             err.other.append(str(p))
