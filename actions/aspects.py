@@ -3,6 +3,8 @@
 The service: a button's payload names it; else a service named in the message (a new topic
 replaces the old one); else, for a follow-up that names none ("那要带什么材料？"), the one
 answered last (slot `current_service`); else the service of the intent the NLU chose.
+A typed message may also ask one of the service's more facts ("调解协议什么时候生效"); when it
+clearly does (miyun.knowledge.more_facts), that fact leads the reply.
 """
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from rasa_sdk.events import SlotSet
 from actions import context
 from actions.feedback import feedback_buttons
 from actions.statute_text import statute_button
-from miyun.knowledge import answers
+from miyun.knowledge import answers, more_facts
 from miyun.knowledge.aspects import ASPECTS, FULL, Table
 from miyun.knowledge.store import ContentStore
 from miyun.text import normalize
@@ -53,6 +55,12 @@ class Asked:
     service: Optional[dict]
     aspects: List[str] = field(default_factory=list)
     full: bool = False
+    fact: Optional[dict] = None  # one of the service's more_facts, when the message asks it
+
+
+def fact_asked(service: Optional[dict], text: str, t: Table) -> Optional[dict]:
+    """The more fact of `service` the (normalised) message clearly asks, else None."""
+    return more_facts.best(service, text, t).fact if service and service.get("aspects") else None
 
 
 def table(store: ContentStore) -> Table:
@@ -86,7 +94,7 @@ def resolve(tracker: Tracker, store: ContentStore, intent: str) -> Asked:
     else:
         ident = remembered
     service = store.service(ident) if ident else None
-    return Asked(service, t.aspects_in(text, service["id"] if service else None))
+    return Asked(service, t.aspects_in(text, service["id"] if service else None), fact=fact_asked(service, text, t))
 
 
 def service_question(tracker: Tracker, store: ContentStore) -> Optional[Asked]:
@@ -103,7 +111,8 @@ def service_question(tracker: Tracker, store: ContentStore) -> Optional[Asked]:
         return None
     service = store.service(named[0])
     keys = t.aspects_in(text, named[0]) if service and service.get("aspects") else []
-    return Asked(service, keys) if keys else None
+    fact = fact_asked(service, text, t)
+    return Asked(service, keys, fact=fact) if keys or fact else None
 
 
 def follow_up(tracker: Tracker, store: ContentStore) -> Optional[Asked]:
@@ -116,8 +125,9 @@ def follow_up(tracker: Tracker, store: ContentStore) -> Optional[Asked]:
     if t.topics_in(text):
         return None
     keys = t.aspects_in(text, remembered)
-    service = store.service(remembered) if keys else None
-    return Asked(service, keys) if service else None
+    service = store.service(remembered)
+    fact = fact_asked(service, text, t)
+    return Asked(service, keys, fact=fact) if service and (keys or fact) else None
 
 
 def buttons(t: Table, service: dict, asked: List[str]) -> List[Dict[str, str]]:
@@ -129,14 +139,19 @@ def buttons(t: Table, service: dict, asked: List[str]) -> List[Dict[str, str]]:
 
 def reply(tracker: Tracker, store: ContentStore, asked: Asked, extra: str = "", town_line: str = "",
           follow_ups: Optional[List[Dict[str, str]]] = None) -> tuple[str, List[Dict[str, str]], List[Dict[str, Any]]]:
-    """(text, buttons, events) for a service with aspects: the fact asked first, or a short summary."""
+    """(text, buttons, events) for a service with aspects: the fact asked first (one of its more facts,
+    else the aspects named), or a short summary."""
     service = asked.service
     t = table(store)
     in_form = bool(tracker.active_loop.get("name")) if isinstance(tracker.active_loop, dict) else False
     events = [SlotSet(SLOT, service["id"])]
     if asked.full:
         return answers.service_text(service), list(follow_ups or []) + feedback_buttons(service["id"]), events
-    if asked.aspects:
+    if asked.fact:
+        lines = town_line if "where" in asked.aspects else ""
+        text = answers.fact_text(service, asked.fact, asked.aspects, t.label, answers.compose(lines, extra))
+        steps = [b for k in asked.aspects[:1] for b in NEXT_STEPS.get((service["id"], k), [])]
+    elif asked.aspects:
         lines = town_line if "where" in asked.aspects else ""
         text = answers.aspect_text(service, asked.aspects, t.label, answers.compose(lines, extra))
         steps = [b for k in asked.aspects for b in NEXT_STEPS.get((service["id"], k), [])]
@@ -145,7 +160,7 @@ def reply(tracker: Tracker, store: ContentStore, asked: Asked, extra: str = "", 
     # Mid-form, a button would be taken as the answer to the form's question: text only.
     # Drafting the service's document, and the law's own text, are next steps whatever fact was asked.
     drafts = [b for b in follow_ups or [] if b["payload"].startswith("/request_document")]
-    found = [] if in_form else (steps + drafts + statute_button(service) + buttons(t, service, asked.aspects)
+    found = [] if in_form else (steps + drafts + statute_button(service) + buttons(t, service, [] if asked.fact else asked.aspects)
                                 + feedback_buttons(service["id"]))
     return text, found, events
 

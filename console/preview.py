@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from miyun.knowledge import answers, build, content_edit, matcher
+from miyun.knowledge import answers, build, content_edit, matcher, more_facts
 from miyun.knowledge.aspects import Table
 from miyun.knowledge.store import ContentStore
 from miyun.settings import Settings
@@ -25,6 +25,7 @@ class Preview:
     best_id: Optional[str] = None
     related: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    note: str = ""  # why a service answer leads with what it does (the more fact matched)
 
 
 def answer_for(store: ContentStore, kind: str, ident: str, question: str, threshold: float) -> Preview:
@@ -35,9 +36,14 @@ def answer_for(store: ContentStore, kind: str, ident: str, question: str, thresh
             return Preview("（草稿中没有这个服务说明）")
         if not question:
             return Preview(answers.service_text(service))
-        if service.get("aspects"):  # asked about this service: the aspect the words name, else the summary
+        if service.get("aspects"):  # asked about this service: the fact it asks, the aspect the words name, else the summary
             table = Table.from_setting(store.aspect_table())
             keys = table.aspects_in(normalize(question), ident)
+            lead = more_facts.best(service, normalize(question), table)
+            if lead.fact:
+                text = answers.fact_text(service, lead.fact, keys, table.label)
+                return Preview(text, True, best_id=ident,
+                               note=f"按“更多事实”作答：最接近的问法“{lead.phrasing}”，相似度 {lead.score}（次高 {lead.runner_up}）")
             text = answers.aspect_text(service, keys, table.label) if keys else answers.summary_text(service)
             return Preview(text, True, best_id=ident)
     if kind == "stations" and not question:

@@ -13,6 +13,10 @@ expected fact. The per-question results go to reports/service_facts[_2].json.
   the content nor sets 1–2; run after all the changes (0.803), and never used to change anything. Its
   figure is the result. (It was run once more with an extra rule tried on set 2, a best-overlap
   aspect guess; set 3 went to 0.789 without reading its misses, and the rule was dropped.)
+- 2026-12-01, more facts (services.yml › more_facts, one-fact answers beyond the nine aspects, written
+  from the law texts, recognised by miyun/knowledge/more_facts.py; threshold chosen on sets 1–2):
+  set 1 0.988 → 0.988, set 2 0.779 → 0.870, set 3 0.803 → 0.829 (its misses not read). Floors of sets 1
+  and 2 raised to the new figures.
 """
 from __future__ import annotations
 
@@ -27,8 +31,8 @@ TARGET = 0.95   # the issue's figure
 LIMIT = 400
 # (cases, report, floor): the floor is what each set measured when it was added, so nothing gets worse.
 SETS = {
-    "set1": ("service_facts_eval.yml", "service_facts.json", 0.95),
-    "set2": ("service_facts_eval_2.yml", "service_facts_2.json", 0.75),
+    "set1": ("service_facts_eval.yml", "service_facts.json", 0.98),
+    "set2": ("service_facts_eval_2.yml", "service_facts_2.json", 0.87),
     "set3": ("service_facts_eval_3.yml", "service_facts_3.json", 0.78),
 }
 

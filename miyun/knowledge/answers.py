@@ -110,6 +110,22 @@ def aspect_text(service: dict, keys: list[str], label: Any, extra: str = "") -> 
     return compose(*parts, extra, DISCLAIMER)
 
 
+FIRST_REPLY_MAX = 400  # characters of a first reply, as residents see them (whitespace not counted)
+
+
+def fact_text(service: dict, fact: dict, keys: list[str], label: Any, extra: str = "") -> str:
+    """A one-fact answer (a service's `more_facts` item) first; then the aspect the message also
+    named, when both still fit in a first reply."""
+    lead = [f"【{service['title']}】", *aspect_lines(fact)]
+    aspect = (service.get("aspects") or {}).get(keys[0]) if keys else None
+    if aspect and aspect.get("text"):  # an unknown aspect adds nothing to the fact
+        more = [f"【{service['title']} · {label(keys[0])}】", *aspect_lines(aspect)]
+        both = compose(*lead, *more, extra, DISCLAIMER)
+        if len("".join(both.split())) <= FIRST_REPLY_MAX:
+            return both
+    return compose(*lead, extra, DISCLAIMER)
+
+
 def summary(service: dict) -> str:
     """A short first answer: the `summary` field, else the `what` aspect, else the answer's first sentences."""
     text = str(service.get("summary") or "").strip()

@@ -62,41 +62,52 @@ def check_service_aspects(entry: dict, fail: Fail, check_basis: Any, check_date:
         if key not in raw:
             fail(where, "缺少这一方面；不知道时写 text: null 和 verified: false / missing aspect; unknown → text: null, verified: false")
             continue
-        item = raw[key]
-        if not isinstance(item, dict):
-            fail(where, "应为键值对 {text, legal_basis, source, verified} / must be a mapping")
-            continue
-        for extra in sorted(set(item) - {"text", "legal_basis", "source", "verified"}):
-            fail(f"{where}.{extra}", "未知字段 / unknown field (text, legal_basis, source, verified)")
-        text = item.get("text")
-        if text is not None and not isinstance(text, str):
-            fail(f"{where}.text", "应为文字或 null / must be text or null")
-            text = None
-        if isinstance(text, str) and not text.strip():
-            text = None
-        if text is not None and text_length(text) > TEXT_MAX:
-            fail(f"{where}.text", f"最多 {TEXT_MAX} 字，现在 {text_length(text)} 字 / at most {TEXT_MAX} characters, has {text_length(text)}")
-        basis = check_basis(item.get("legal_basis"), f"{where}.legal_basis")
-        verified = item.get("verified")
-        if "verified" not in item:
-            fail(f"{where}.verified", "缺少核实日期 / missing verified (YYYY-MM-DD 或 false)")
-        elif verified is not False:
-            check_date(verified, f"{where}.verified")
-        source = item.get("source")
-        if source is not None and (not isinstance(source, str) or not source.strip()):
-            fail(f"{where}.source", "应为文字或 null / must be text or null")
-            source = None
-        if text is None and verified not in (False, None):
-            fail(f"{where}.verified", "未知的内容不能标记为已核实 / an unknown aspect (text: null) cannot be verified")
-        if text is not None and verified not in (False, None) and not source:
-            fail(f"{where}.source", "已核实的内容需要来源 / a verified aspect needs a source")
-        out[key] = {
-            "text": text.strip() if text else None,
-            "legal_basis": basis,
-            "source": source.strip() if isinstance(source, str) else None,
-            "verified": iso_date(verified),
-        }
+        checked = check_item(raw[key], where, fail, check_basis, check_date)
+        if checked is not None:
+            out[key] = checked
     return out
+
+
+ITEM_FIELDS = ("text", "legal_basis", "source", "verified")
+
+
+def check_item(item: Any, where: str, fail: Fail, check_basis: Any, check_date: Any,
+               extra_fields: tuple[str, ...] = ()) -> Optional[dict]:
+    """One short answer {text ≤120字, legal_basis, source, verified} as plain values, or None when it
+    is not a mapping; problems go to `fail(field, message)`. Aspects and the more facts share it."""
+    if not isinstance(item, dict):
+        fail(where, "应为键值对 {text, legal_basis, source, verified} / must be a mapping")
+        return None
+    for extra in sorted(set(item) - set(ITEM_FIELDS) - set(extra_fields)):
+        fail(f"{where}.{extra}", f"未知字段 / unknown field ({', '.join(ITEM_FIELDS + extra_fields)})")
+    text = item.get("text")
+    if text is not None and not isinstance(text, str):
+        fail(f"{where}.text", "应为文字或 null / must be text or null")
+        text = None
+    if isinstance(text, str) and not text.strip():
+        text = None
+    if text is not None and text_length(text) > TEXT_MAX:
+        fail(f"{where}.text", f"最多 {TEXT_MAX} 字，现在 {text_length(text)} 字 / at most {TEXT_MAX} characters, has {text_length(text)}")
+    basis = check_basis(item.get("legal_basis"), f"{where}.legal_basis")
+    verified = item.get("verified")
+    if "verified" not in item:
+        fail(f"{where}.verified", "缺少核实日期 / missing verified (YYYY-MM-DD 或 false)")
+    elif verified is not False:
+        check_date(verified, f"{where}.verified")
+    source = item.get("source")
+    if source is not None and (not isinstance(source, str) or not source.strip()):
+        fail(f"{where}.source", "应为文字或 null / must be text or null")
+        source = None
+    if text is None and verified not in (False, None):
+        fail(f"{where}.verified", "未知的内容不能标记为已核实 / an unknown aspect (text: null) cannot be verified")
+    if text is not None and verified not in (False, None) and not source:
+        fail(f"{where}.source", "已核实的内容需要来源 / a verified aspect needs a source")
+    return {
+        "text": text.strip() if text else None,
+        "legal_basis": basis,
+        "source": source.strip() if isinstance(source, str) else None,
+        "verified": iso_date(verified),
+    }
 
 
 def _words(value: Any) -> Optional[list[str]]:

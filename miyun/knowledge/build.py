@@ -38,6 +38,8 @@ def rows(content: content_mod.Content) -> dict[str, list[dict]]:
             "facts": _json(s.get("facts") or []),
             # Short answers per aspect (fee, materials …), versioned with the entry they belong to.
             "aspects": _json(s.get("aspects") or {}),
+            # One-fact answers with their phrasings (miyun.knowledge.more_facts).
+            "more_facts": _json(s.get("more_facts") or []),
             "source": s.get("source"),
             "verified": content_mod.iso(s.get("verified")),
             "updated": content_mod.iso(s.get("updated")),

@@ -13,6 +13,7 @@ from typing import Any, Iterable
 import yaml
 
 from miyun.knowledge import aspects as aspects_mod
+from miyun.knowledge import more_facts as more_facts_mod
 from miyun.dates import as_date
 
 CATEGORIES = (
@@ -169,8 +170,8 @@ class _Prefixed(_Checker):
         super().fail(f"{self.prefix}.{fld}" if not fld.startswith(self.prefix) else fld, message)
 
 
-def _check_aspects(c: _Checker) -> dict:
-    """The service's aspects, with the entry's own rules for legal_basis and dates."""
+def _item_rules(c: _Checker) -> tuple[Any, Any]:
+    """The entry's own rules for legal_basis and dates, for a nested item (an aspect, a fact)."""
 
     def basis(value: Any, where: str) -> list[dict]:
         prefix = where.rsplit(".", 1)[0]
@@ -180,7 +181,17 @@ def _check_aspects(c: _Checker) -> dict:
         prefix, fld = where.rsplit(".", 1)
         _Prefixed(c, {fld: value}, prefix).date(fld, allow_false=True)
 
-    return aspects_mod.check_service_aspects(c.entry, c.fail, basis, date)
+    return basis, date
+
+
+def _check_aspects(c: _Checker) -> dict:
+    """The service's aspects, with the entry's own rules for legal_basis and dates."""
+    return aspects_mod.check_service_aspects(c.entry, c.fail, *_item_rules(c))
+
+
+def _check_more_facts(c: _Checker) -> list[dict]:
+    """The service's one-fact answers, held to the aspects' rules (miyun.knowledge.more_facts)."""
+    return more_facts_mod.check_service_facts(c.entry, c.fail, *_item_rules(c))
 
 
 def _entries(path: Path, key: str, problems: list[Problem]) -> list[dict]:
@@ -256,9 +267,11 @@ def load(content_dir: Path) -> Content:
         basis = c.legal_basis(required=False)
         facts = _check_facts(c)
         aspects = _check_aspects(c)
+        more = _check_more_facts(c)
         c.common()
         if ident and intent:
-            content.services.append({**entry, "id": ident, "legal_basis": basis, "facts": facts, "aspects": aspects})
+            content.services.append({**entry, "id": ident, "legal_basis": basis, "facts": facts, "aspects": aspects,
+                                     more_facts_mod.KEY: more})
     if not services_file.exists():
         problems.append(Problem("services.yml", "", "", "文件不存在 / file missing"))
 

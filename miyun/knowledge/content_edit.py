@@ -41,6 +41,7 @@ FIELDS: dict[str, list[tuple[str, str, str]]] = {
         ("title", "标题", "text"), ("answer", "回答", "textarea"),
         ("legal_basis", "法律依据（每行：法律名称: 条号, 条号）", "basis"), ("facts", "事实信息", "facts"),
         ("aspects", "分方面简答（每项一两句、至多120字，事实在前；不知道就留空并把核实写 false）", "aspects"),
+        ("more_facts", "更多事实（一问一答：居民的问法2–8条，每行一条；简答至多120字；法律依据必填；没核实的把核实写 false）", "more_facts"),
         ("source", "来源", "optional"), ("verified", "核实日期（YYYY-MM-DD 或 false）", "date_or_false"),
         ("updated", "更新日期", "date"),
     ],
@@ -264,11 +265,42 @@ def form_value(widget: str, value: Any) -> Any:
         return [{"key": k, "text": a.get("text") or "", "legal_basis": basis_text(a.get("legal_basis")),
                  "source": a.get("source") or "", "verified": form_value("date_or_false", a.get("verified"))}
                 for k, a in items]
+    if widget == "more_facts":
+        return [{"questions": "\n".join(str(q) for q in f.get("questions") or []), "text": f.get("text") or "",
+                 "legal_basis": basis_text(f.get("legal_basis")), "source": f.get("source") or "",
+                 "verified": form_value("date_or_false", f.get("verified"))}
+                for f in value or [] if isinstance(f, dict)]
     if value is None:
         return ""
     if value is False:
         return "false"
     return str(value)
+
+
+def _more_facts(form: dict[str, str]) -> Optional[list[dict]]:
+    """The more facts as the form posts them (`mfact{i}.*`, `mfacts.count` slots): a slot marked
+    remove, or left empty (the blank slot for a new fact), is dropped; None when the form has none."""
+    try:
+        count = int(form.get("mfacts.count", ""))
+    except ValueError:
+        return None
+    out = []
+    for i in range(count):
+        prefix = f"mfact{i}."
+        if form.get(prefix + "remove"):
+            continue
+        values = {k: form.get(prefix + k, "").replace("\r\n", "\n").strip()
+                  for k in ("questions", "text", "legal_basis", "source", "verified")}
+        if not any(values[k] for k in ("questions", "text", "legal_basis", "source")):
+            continue
+        out.append({
+            "questions": [q.strip() for q in values["questions"].splitlines() if q.strip()],
+            "text": " ".join(values["text"].split()) or None,
+            "legal_basis": _basis(values["legal_basis"]),
+            "source": values["source"] or None,
+            "verified": False if values["verified"] in ("", "false") else _date(values["verified"]),
+        })
+    return out
 
 
 def parse_form(kind: str, form: dict[str, str], facts_count: int = 0) -> dict[str, Any]:
@@ -288,6 +320,11 @@ def parse_form(kind: str, form: dict[str, str], facts_count: int = 0) -> dict[st
                 })
             if facts:
                 changes["facts"] = facts
+            continue
+        if widget == "more_facts":
+            facts = _more_facts(form)
+            if facts is not None:
+                changes[name] = facts
             continue
         if widget == "aspects":
             aspects = {}
@@ -372,6 +409,9 @@ def _apply(entry: Any, changes: dict[str, Any]) -> None:
             for fact, new in zip(entry.get("facts") or [], value):
                 _merge(fact, new)
             continue
+        if key == "more_facts":
+            _apply_more_facts(entry, value)
+            continue
         if key == "aspects" and entry.get("aspects") is not None:
             for name, new in value.items():
                 if entry["aspects"].get(name) is None:
@@ -385,6 +425,36 @@ def _apply(entry: Any, changes: dict[str, Any]) -> None:
             entry.insert(list(entry.keys()).index("verified") + 1, key, value)
             continue
         entry[key] = _styled(entry.get(key), value, key)
+
+
+def _apply_more_facts(entry: Any, new: list[dict]) -> None:
+    """The facts in the form's order; an unchanged fact keeps its node (comments, quotes), an edited
+    one is changed field by field, an added one goes after the aspects."""
+    from ruamel.yaml.comments import CommentedSeq
+
+    old = entry.get("more_facts")
+    if old is None and not new:
+        return
+    if old is not None and not new:
+        del entry["more_facts"]
+        return
+    if old is not None and len(old) == len(new):  # edited in place: only the changed fields are rewritten
+        for node, fact in zip(old, new):
+            _merge(node, fact)
+        return
+    nodes = list(old or [])
+    seq = CommentedSeq()
+    for fact in new:  # a fact added or removed: the others keep their nodes
+        kept = next((n for n in nodes if plain(n) == fact), None)
+        if kept is not None:
+            nodes.remove(kept)
+        seq.append(kept if kept is not None else _styled(None, fact, ""))
+    if old is not None:
+        entry["more_facts"] = seq
+        return
+    keys = list(entry.keys())
+    at = keys.index("aspects") + 1 if "aspects" in keys else len(keys)
+    entry.insert(at, "more_facts", seq)
 
 
 def _dump(data: Any) -> str:
@@ -433,7 +503,11 @@ def validate(content_dir: Path, path: Path, text: str, ident: str) -> None:
     err = Invalid()
     for p in problems:
         if p.file == path.name and p.entry == ident and p.field:
-            err.fields.setdefault(_base_field(p.field), []).append(p.message)
+            base = _base_field(p.field)
+            # Which fact: "more_facts[2].text" is shown as "第2条 text：…" under the facts.
+            where = re.match(r"more_facts\[(\d+)\]\.?(.*)$", p.field)
+            message = f"第{where.group(1)}条{' ' + where.group(2) if where.group(2) else ''}：{p.message}" if where else p.message
+            err.fields.setdefault(base, []).append(message)
         elif str(p) not in baseline:
             err.other.append(str(p))
     if err.fields or err.other:

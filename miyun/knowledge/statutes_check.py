@@ -25,7 +25,7 @@ _NATIONAL = re.compile(r"^中华人民共和国\S*?(法|法典)([（(][^（）()
 @dataclass(frozen=True)
 class Citation:
     file: str
-    entry: str        # the article or service id (aspects: id › aspect)
+    entry: str        # the article or service id (aspects: id › aspect; facts: id › more_facts[n])
     law: str
     articles: tuple[int, ...]
     source: str
@@ -59,7 +59,7 @@ def _basis(items, file: str, entry: str, source: str) -> Iterator[Citation]:
 
 
 def citations(content_dir: Path) -> Iterator[Citation]:
-    """Every legal_basis entry of articles, services and services' aspects, read straight from the files."""
+    """Every legal_basis entry of articles, services, services' aspects and more facts, read straight from the files."""
     files = sorted((content_dir / "articles").glob("*.yml"))
     services = content_dir / "services.yml"
     for path, key in [*((p, "articles") for p in files), *([(services, "services")] if services.exists() else [])]:
@@ -81,6 +81,11 @@ def citations(content_dir: Path) -> Iterator[Citation]:
                 if isinstance(aspect, dict):
                     a_source = str(aspect.get("source") or "").strip() or source
                     yield from _basis(aspect.get("legal_basis"), path.name, f"{ident} › {name}", a_source)
+            more = entry.get("more_facts")
+            for i, fact in enumerate(more if isinstance(more, list) else [], 1):
+                if isinstance(fact, dict):  # one-fact answers: the same check as aspects
+                    f_source = str(fact.get("source") or "").strip() or source
+                    yield from _basis(fact.get("legal_basis"), path.name, f"{ident} › more_facts[{i}]", f_source)
 
 
 def check(content_dir: Path, library: Library) -> Report:

@@ -17,7 +17,7 @@ from typing import Any, Iterable, Iterator, Optional
 
 import sqlite_utils
 
-JSON_FIELDS = ("legal_basis", "facts", "questions", "tags", "services", "aspects")
+JSON_FIELDS = ("legal_basis", "facts", "questions", "tags", "services", "aspects", "more_facts")
 
 
 def _row(row: sqlite3.Row | None) -> Optional[dict]:

@@ -1,0 +1,158 @@
+"""More facts of a service answer: short one-fact answers beside the nine aspects, each with the
+residents' own phrasings ("调解协议什么时候生效", "信访会不会被打击报复"), and recognising which one
+a message asks.
+
+A fact is `{questions: [2–8 phrasings], text ≤120字, legal_basis, source, verified}` in a service's
+`more_facts:` list (content/services.yml). Its text, basis, source and date are checked by the same
+rule as an aspect (`aspects.check_item`); a fact additionally needs its questions, a text and a
+legal basis, since it is a legal point written from the law.
+
+Recognition is deliberately simple, so staff can predict it: both the message and each phrasing
+are normalised (simplified, 咋→怎么, 会不会→会, particles and the service's own names from
+content/aspects.yml › topics removed) and cut into characters and character bigrams; a feature shared
+by many phrasings of the service (申请, 可以) counts less (IDF). The score of a fact is
+the best weighted cosine between the message and one of its phrasings. A fact leads the reply when
+its score is at least THRESHOLD, it beats every other fact of the service by MARGIN, and the aspect
+the reply would otherwise lead with (收费, 材料, 多久 … by content/aspects.yml › priority), if any, is
+named by the matched phrasing too: an aspect keyword the fact's own question lacks means the resident
+asked that aspect, and the aspect keeps priority.
+"""
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any, Iterable, Optional
+
+from miyun.knowledge.aspects import COLLOQUIAL, Fail, Table, check_item
+
+KEY = "more_facts"
+QUESTIONS_MIN, QUESTIONS_MAX = 2, 8
+# Chosen on sets 1 and 2 (tests/service_facts_eval*.yml, both tuned-on): every lead at ≥ 0.35 with a
+# 0.15 margin gave the right fact; at 0.30 an hours question ("…啥时候有人值班") got the wrong one.
+THRESHOLD = 0.35
+MARGIN = 0.15
+
+_A_NOT_A = re.compile(r"(\w)不\1")
+_PARTICLES = re.compile(r"[的了吗呢吧啊呀么嘛哦啦呗]")
+_NOT_WORD = re.compile(r"[^0-9a-z\u4e00-\u9fff]+")
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def check_service_facts(entry: dict, fail: Fail, check_basis: Any, check_date: Any) -> list[dict]:
+    """The entry's `more_facts` as plain values; problems go to `fail(field, message)`.
+
+    `check_basis` and `check_date` are the content checker's own rules (as for aspects)."""
+    raw = entry.get(KEY)
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        fail(KEY, "应为列表：每条事实一项 / must be a list, one item per fact")
+        return []
+    out = []
+    for i, item in enumerate(raw, 1):
+        where = f"{KEY}[{i}]"
+        checked = check_item(item, where, fail, check_basis, check_date, extra_fields=("questions",))
+        if checked is None:
+            continue
+        questions = item.get("questions")
+        if not isinstance(questions, list) or not all(isinstance(q, str) and q.strip() for q in questions):
+            fail(f"{where}.questions", "应为非空文字列表（居民的问法）/ must be a list of non-empty texts (residents' phrasings)")
+            questions = []
+        questions = [q.strip() for q in questions]
+        if questions and not QUESTIONS_MIN <= len(questions) <= QUESTIONS_MAX:
+            fail(f"{where}.questions", f"问法应为 {QUESTIONS_MIN}–{QUESTIONS_MAX} 条，现在 {len(questions)} 条 / needs "
+                                       f"{QUESTIONS_MIN}–{QUESTIONS_MAX} phrasings, has {len(questions)}")
+        if checked["text"] is None:
+            fail(f"{where}.text", "缺少内容：事实要有简答 / missing: a fact needs its short answer")
+        if not item.get("legal_basis"):
+            fail(f"{where}.legal_basis", "缺少法律依据 / missing legal basis")
+        if checked["text"] is not None and questions:
+            out.append({"questions": questions, **checked})
+    return out
+
+
+# --------------------------------------------------------------------------- recognition
+
+
+def clean(text: str, drop: Iterable[str] = ()) -> str:
+    """Normalised text (see `miyun.text.normalize`) as the matcher compares it, without the words in `drop`."""
+    text = text.lower()
+    for spoken, written in COLLOQUIAL:
+        text = text.replace(spoken, written)
+    for word in sorted(drop, key=len, reverse=True):
+        text = text.replace(word, " ")
+    text = _A_NOT_A.sub(r"\1", text)  # 会不会被报复 → 会被报复
+    return _PARTICLES.sub("", text)
+
+
+def bigrams(text: str) -> set[str]:
+    """The characters and character bigrams inside each run of letters/digits/CJK."""
+    out: set[str] = set()
+    for run in _NOT_WORD.split(text):
+        out.update(run)
+        out.update(run[i:i + 2] for i in range(len(run) - 1))
+    return out
+
+
+@dataclass
+class Match:
+    """The fact a message asks, and why (for the console preview and tests)."""
+
+    fact: Optional[dict]
+    score: float = 0.0
+    runner_up: float = 0.0
+    phrasing: str = ""
+    reason: str = ""
+
+
+def _weights(phrasing_sets: list[set[str]]) -> dict[str, float]:
+    df: Counter = Counter()
+    for s in phrasing_sets:
+        df.update(s)
+    n = len(phrasing_sets)
+    return {b: math.log((1 + n) / (1 + c)) + 1.0 for b, c in df.items()}
+
+
+def _cosine(a: set[str], b: set[str], w: dict[str, float], unseen: float) -> float:
+    if not a or not b:
+        return 0.0
+    shared = sum(w.get(x, unseen) ** 2 for x in a & b)
+    norm = math.sqrt(sum(w.get(x, unseen) ** 2 for x in a) * sum(w.get(x, unseen) ** 2 for x in b))
+    return shared / norm if norm else 0.0
+
+
+def best(service: Optional[dict], text: str, table: Table) -> Match:
+    """The one fact of `service` that the normalised message `text` asks, if it is clear."""
+    facts = (service or {}).get(KEY) or []
+    if not facts or not text:
+        return Match(None, reason="no facts")
+    # The service's own name (调解, 信访 …) is in half the phrasings and says nothing about which fact.
+    drop = table.topics.get(service["id"], [])
+    phrasings = [(i, q, bigrams(clean(q, drop))) for i, f in enumerate(facts) for q in f.get("questions") or []]
+    w = _weights([s for _, _, s in phrasings])
+    unseen = math.log(1 + len(phrasings)) + 1.0  # a bigram no phrasing has: as rare as can be
+    message = bigrams(clean(text, drop))
+    per_fact: dict[int, tuple[float, str]] = {}
+    for i, q, s in phrasings:
+        score = _cosine(message, s, w, unseen)
+        if score > per_fact.get(i, (-1.0, ""))[0]:
+            per_fact[i] = (score, q)
+    ranked = sorted(per_fact.items(), key=lambda kv: -kv[1][0])
+    (top, (score, phrasing)), runner_up = ranked[0], (ranked[1][1][0] if len(ranked) > 1 else 0.0)
+    found = Match(None, round(score, 3), round(runner_up, 3), phrasing)
+    if score < THRESHOLD:
+        found.reason = f"below threshold {THRESHOLD}"
+    elif score - runner_up < MARGIN:
+        found.reason = f"margin under {MARGIN}"
+    else:
+        # The aspect the reply would otherwise lead with keeps priority, unless the fact's question asks it too.
+        asked = table.aspects_in(text, service["id"], limit=1)
+        if asked and asked[0] not in table.aspects_in(phrasing, service["id"], limit=9):
+            found.reason = f"aspect asked: {asked[0]}"
+        else:
+            found.fact, found.reason = facts[top], "fact"
+    return found
