@@ -97,8 +97,9 @@ def resolve(tracker: Tracker, store: ContentStore, intent: str) -> Asked:
     return Asked(service, t.aspects_in(text, service["id"] if service else None), fact=fact_asked(service, text, t))
 
 
-def service_question(tracker: Tracker, store: ContentStore) -> Optional[Asked]:
-    """A service's aspect asked in a message the NLU sent elsewhere: the service it names, else a follow-up.
+def service_question(tracker: Tracker, store: ContentStore, follow_ups: bool = True) -> Optional[Asked]:
+    """A service's aspect asked in a message the NLU sent elsewhere: the service it names, else (when
+    `follow_ups`) a follow-up about the service answered last.
 
     "调解员偏袒一方找谁说理" names 调解 and asks the remedy; a long message naming a service is a
     story about a dispute, not a question about the service, and is left to the legal search."""
@@ -106,7 +107,7 @@ def service_question(tracker: Tracker, store: ContentStore) -> Optional[Asked]:
     t = table(store)
     named = t.topics_in(text)
     if not named:
-        return follow_up(tracker, store)
+        return follow_up(tracker, store) if follow_ups else None
     if len(re.sub(r"\W", "", text)) > NAMED_MAX_CHARS:
         return None
     service = store.service(named[0])

@@ -18,7 +18,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import context
-from actions.services import STORE_DOWN
+from actions.services import STORE_DOWN, answered_instead
 from miyun.documents import templates as tpl
 from miyun.documents.counts import DocumentCounts
 from miyun.documents.downloads import DownloadStore
@@ -26,6 +26,7 @@ from miyun.documents.fill import fill, is_unknown
 from miyun.documents.make import produce
 from miyun.documents.pdf_out import find_font
 from miyun.knowledge.store import ContentUnavailable
+from miyun.text import normalize
 
 log = logging.getLogger(__name__)
 DOC_SLOTS = ["doc_kind", "doc_consent", "doc_answer", "doc_confirm", "doc_field", "doc_values", "doc_fixing"]
@@ -33,6 +34,8 @@ DONE = "done"
 MAX_SHORT, MAX_LONG = 120, 1500
 AFFIRM = re.compile(r"确认|生成|没问题|对的|是的|可以|好的|没错|行")
 FIX = re.compile(r"改|修改|更正|错了|不对|重填|重新填")
+# Words of a resident who wants the document drafted; without them "复议申请书都能咋交" asks how to apply.
+DRAFTING = re.compile(r"写|起草|拟|模板|范本|样本|样板|格式|生成|做一份|弄一份|填")
 
 
 def config() -> dict:
@@ -72,11 +75,15 @@ class ActionStartDocument(Action):
         return "action_start_document"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+        text = normalize(tracker.latest_message.get("text") or "")
         try:
             found = matching(tracker)
+            instead = None if DRAFTING.search(text) else answered_instead(dispatcher, tracker, lambda asked: True)
         except ContentUnavailable:
             dispatcher.utter_message(text=STORE_DOWN)
             return _clear() + [ActiveLoop(None)]
+        if instead is not None:
+            return _clear() + instead
         events = _clear()
         if len(found) == 1:
             events += [SlotSet(k, v) for k, v in _start(found[0]).items()]

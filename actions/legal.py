@@ -50,10 +50,11 @@ class ActionAnswerLegalQuestion(Action):
         except ContentUnavailable:
             dispatcher.utter_message(text=STORE_DOWN)
             return []
-        if result.decision != matcher.ANSWER:
-            asked = aspects.service_question(tracker, context.content())
-            if asked is not None:  # "多久能办下来" right after a service answer, "调解员偏袒找谁说理"
-                return utter_aspects(dispatcher, tracker, asked)
+        # "多久能办下来" right after a service answer, "调解员偏袒找谁说理"; one of a service's own facts
+        # ("法援的官司诉讼费还用交吗") even over an article that looks sure.
+        asked = aspects.service_question(tracker, context.content())
+        if asked is not None and (asked.fact is not None or result.decision != matcher.ANSWER):
+            return utter_aspects(dispatcher, tracker, asked)
         if result.decision == matcher.CLARIFY:
             first, second = result.options
             dispatcher.utter_message(

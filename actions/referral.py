@@ -12,7 +12,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import aspects, context
-from actions.services import STORE_DOWN
+from actions.services import STORE_DOWN, answered_instead
 from miyun.knowledge import answers
 from miyun.knowledge.store import ContentUnavailable
 from miyun.referrals import rules as referrals
@@ -68,9 +68,13 @@ class ActionStartReferral(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
         try:
             config = referral_config()
+            # "对方不愿意调解，能硬调吗" asks one of mediation's facts; the consent form would not answer it.
+            instead = answered_instead(dispatcher, tracker, lambda asked: asked.fact is not None)
         except ContentUnavailable:
             dispatcher.utter_message(text=STORE_DOWN)
             return [ActiveLoop(None)]
+        if instead is not None:
+            return instead
         events = _clear(FORM_SLOTS) + [SlotSet("referral_kind", "mediation"), SlotSet("referral_key", uuid.uuid4().hex)]
         found = prefill(tracker.latest_message.get("text") or "", context.latest_entity(tracker, "town"), config)
         return events + [SlotSet(k, v) for k, v in found.items()]

@@ -4,9 +4,10 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Callable, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
+from rasa_sdk.events import FollowupAction
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import aspects as aspects_mod
@@ -101,6 +102,18 @@ def utter_aspects(dispatcher: CollectingDispatcher, tracker: Tracker, asked: asp
     text, buttons, events = aspects_mod.reply(tracker, store, asked, extra, town_line, follow_ups)
     dispatcher.utter_message(text=text, buttons=buttons)
     return events
+
+
+def answered_instead(dispatcher: CollectingDispatcher, tracker: Tracker,
+                     accept: Callable[[aspects_mod.Asked], bool]) -> Optional[List[Dict[Text, Any]]]:
+    """A flow's first message that is really a question about a named service ("复议机关不受理我的申请，
+    咋办" is no status check; "对方不愿意调解能硬调吗" no request): answer it and listen, instead of the flow.
+
+    None when the message names no service, asks none of its parts, or `accept` says the flow fits."""
+    asked = aspects_mod.service_question(tracker, context.content(), follow_ups=False)
+    if asked is None or not asked.service or not accept(asked):
+        return None
+    return utter_aspects(dispatcher, tracker, asked) + [FollowupAction("action_listen")]
 
 
 def known_town(tracker: Tracker) -> Optional[str]:

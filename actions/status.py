@@ -16,10 +16,14 @@ from rasa_sdk.types import DomainDict
 
 from actions import context
 from actions.referral import referral_config
+from actions.services import answered_instead
 from miyun.knowledge.store import ContentUnavailable
 from miyun.referrals import rules as referrals
 
 ATTEMPTS_PER_HOUR = 5
+# Services whose applications this assistant takes and can look up; a question naming another one
+# ("复议机关不受理我的申请，咋办") is about that service, not about a reference number.
+TRACKED_SERVICES = ("mediation", "mediation_apply", "referral_status", "hotline")
 NO_MATCH = "没有找到与这个编号和手机号后4位相匹配的申请。请核对后再试，或拨打12348公共法律服务热线查询。"
 LOCKED = ("为了保护申请人的信息，这个编号多次核对不成功，已暂停在线查询。"
           "请拨打12348公共法律服务热线，由工作人员核实后为您查询。")
@@ -38,6 +42,13 @@ class ActionStartStatus(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
         ref = referrals.clean_reference(tracker.latest_message.get("text") or "")
+        if not ref:
+            try:
+                instead = answered_instead(dispatcher, tracker, lambda asked: asked.service["id"] not in TRACKED_SERVICES)
+            except ContentUnavailable:
+                instead = None
+            if instead is not None:
+                return instead
         return [SlotSet("status_ref", ref), SlotSet("status_tail", None)]
 
 

@@ -56,10 +56,29 @@ def test_the_real_more_facts_are_valid_and_loaded():
     assert loaded.problems == []
     by_id = {s["id"]: s for s in loaded.services}
     for ident in ("hotline", "legal_aid", "mediation", "admin_reconsideration", "info_disclosure", "petition"):
-        assert 3 <= len(by_id[ident]["more_facts"]) <= 8, ident
+        assert len(by_id[ident]["more_facts"]) >= 3, ident
     first = by_id["mediation"]["more_facts"][0]
     assert first["text"].startswith(EFFECT) and first["legal_basis"] == [{"law": "中华人民共和国人民调解法", "articles": [29, 30]}]
     assert first["verified"] == "2026-12-01" and 2 <= len(first["questions"]) <= 8
+
+
+def test_no_phrasing_asked_alone_leads_to_another_fact(published):
+    """Each phrasing, taken out of its fact, is asked as a resident would: it may lead with its own fact
+    or with none, never with a sibling."""
+    from actions import context
+
+    store = context.content()
+    table = Table.from_setting(store.aspect_table())
+    wrong = []
+    for service in store.services():
+        for i, fact in enumerate(service.get("more_facts") or []):
+            for q in fact["questions"]:
+                others = [dict(f, questions=[p for p in f["questions"] if p != q]) if j == i else f
+                          for j, f in enumerate(service["more_facts"])]
+                found = more_facts.best(dict(service, more_facts=others), normalize(q), table)
+                if found.fact is not None and found.fact["text"] != fact["text"]:
+                    wrong.append((service["id"], q, found.fact["text"][:20]))
+    assert wrong == [], "\n".join(map(str, wrong))
 
 
 def test_a_fact_over_120_characters_is_reported(content_copy):
@@ -191,7 +210,12 @@ def test_a_fact_question_gets_that_fact_first_with_basis_and_buttons(published):
     assert _slot(events) == "mediation"
 
 
-def test_an_unverified_fact_says_to_confirm_with_12348(published):
+def test_an_unverified_fact_says_to_confirm_with_12348(isolated, content_copy):
+    from miyun.knowledge import publish
+
+    source = "        source: 信访工作条例（2022年）第十八条第四款、第四十六条第六项（LawRefBook/Laws 行政法规/信访工作条例.md）\n"
+    _edit(content_copy / "services.yml", source + "        verified: 2026-12-01", source + "        verified: false")
+    publish.publish(isolated, "pytest", "one fact not yet checked")
     text, _, events = _ask("信访的人会不会被人打击报复", "ask_petition")
     assert text.startswith("【信访】\n任何组织和个人不得打击报复信访人")
     assert "（此项待工作人员核实，请拨打12348确认）" in text and _length(text) <= 400 and _slot(events) == "petition"

@@ -59,7 +59,7 @@ def test_an_entry_for_a_service_intent_without_aspects_is_reported(content_copy)
     services = content_copy / "services.yml"
     text = services.read_text(encoding="utf-8")
     start = text.index("    aspects:\n", text.index("  - id: petition"))
-    end = text.index("    source: 信访工作条例（2022年）；密云区", start)
+    end = text.index("\n    source: 信访工作条例（2022年）第十七条、", start) + 1
     services.write_text(text[:start] + text[end:], encoding="utf-8")
     assert any(p.startswith("services.yml › petition › aspects: 缺少 aspects") for p in _problems(content_copy))
 

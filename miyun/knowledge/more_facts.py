@@ -11,11 +11,13 @@ Recognition is deliberately simple, so staff can predict it: both the message an
 are normalised (simplified, 咋→怎么, 会不会→会, particles and the service's own names from
 content/aspects.yml › topics removed) and cut into characters and character bigrams; a feature shared
 by many phrasings of the service (申请, 可以) counts less (IDF). The score of a fact is
-the best weighted cosine between the message and one of its phrasings. A fact leads the reply when
-its score is at least THRESHOLD, it beats every other fact of the service by MARGIN, and the aspect
-the reply would otherwise lead with (收费, 材料, 多久 … by content/aspects.yml › priority), if any, is
-named by the matched phrasing too: an aspect keyword the fact's own question lacks means the resident
-asked that aspect, and the aspect keeps priority.
+the best weighted cosine between the message and one of its phrasings, times POLARITY when one of
+the two is negated (不能, 不得 …) and the other is not. A message with under RESIDUE_MIN characters
+left once the service's names and all aspect keywords are removed asks an aspect, not a fact. A fact leads the reply when its score is at
+least THRESHOLD, it beats every other fact of the service by MARGIN, and the specific aspect the reply
+would otherwise lead with (收费, 材料, 多久 … by content/aspects.yml › priority), if any, is named by
+the matched phrasing too: an aspect keyword the fact's own question lacks means the resident asked
+that aspect, and the aspect keeps priority.
 """
 from __future__ import annotations
 
@@ -31,12 +33,22 @@ KEY = "more_facts"
 QUESTIONS_MIN, QUESTIONS_MAX = 2, 8
 # Chosen on sets 1 and 2 (tests/service_facts_eval*.yml, both tuned-on): every lead at ≥ 0.35 with a
 # 0.15 margin gave the right fact; at 0.30 an hours question ("…啥时候有人值班") got the wrong one.
+# Rechecked with 5× as many facts (2026-12-01): on sets 1–3 (all tuned-on by then) margins 0.08–0.15
+# differ by one case, but asking each phrasing with itself left out led to a sibling fact 12 times at
+# 0.08 and 4 times at 0.15 (of 544), so the margin stays; 0.30 gained nothing over 0.35.
 THRESHOLD = 0.35
 MARGIN = 0.15
 
 _A_NOT_A = re.compile(r"(\w)不\1")
 _PARTICLES = re.compile(r"[的了吗呢吧啊呀么嘛哦啦呗]")
 _NOT_WORD = re.compile(r"[^0-9a-z\u4e00-\u9fff]+")
+# "哪些事能复议" and "哪些事不能复议" share nearly every bigram but ask opposite things: a phrasing
+# whose polarity differs from the message's counts this much less.
+_NEGATED = re.compile(r"不能|不可以|不可|不得|不让|不准|不许|不属于|不予")
+POLARITY = 0.75
+# Characters a message needs beyond the service's names and the aspect keywords to ask a fact.
+RESIDUE_MIN = 2
+_FUNCTION = re.compile(r"怎么|什么|可以|一般|大概|需要|请问|[我你他她要能会还才得是有就都也又再很]")
 
 
 # --------------------------------------------------------------------------- validation
@@ -137,8 +149,16 @@ def best(service: Optional[dict], text: str, table: Table) -> Match:
     unseen = math.log(1 + len(phrasings)) + 1.0  # a bigram no phrasing has: as rare as can be
     message = bigrams(clean(text, drop))
     per_fact: dict[int, tuple[float, str]] = {}
+    # "信息公开多久答复", "法援要钱吗": nothing but the service and aspect words is left, so it asks the
+    # aspect, whatever fact shares those words.
+    aspect_words = [w for a in table.aspects for w in a["keywords"]]
+    if len(_NOT_WORD.sub("", _FUNCTION.sub("", clean(text, list(drop) + aspect_words)))) < RESIDUE_MIN:
+        return Match(None, reason="only service and aspect words")
+    negated = bool(_NEGATED.search(clean(text, drop)))
     for i, q, s in phrasings:
         score = _cosine(message, s, w, unseen)
+        if bool(_NEGATED.search(clean(q, drop))) != negated:
+            score *= POLARITY
         if score > per_fact.get(i, (-1.0, ""))[0]:
             per_fact[i] = (score, q)
     ranked = sorted(per_fact.items(), key=lambda kv: -kv[1][0])
@@ -149,9 +169,10 @@ def best(service: Optional[dict], text: str, table: Table) -> Match:
     elif score - runner_up < MARGIN:
         found.reason = f"margin under {MARGIN}"
     else:
-        # The aspect the reply would otherwise lead with keeps priority, unless the fact's question asks it too.
+        # A specific aspect the reply would otherwise lead with keeps priority, unless the fact's question
+        # asks it too; a general one (怎么申请, 是什么: content/aspects.yml › only_alone) is less exact than a fact.
         asked = table.aspects_in(text, service["id"], limit=1)
-        if asked and asked[0] not in table.aspects_in(phrasing, service["id"], limit=9):
+        if asked and asked[0] not in table.only_alone and asked[0] not in table.aspects_in(phrasing, service["id"], limit=9):
             found.reason = f"aspect asked: {asked[0]}"
         else:
             found.fact, found.reason = facts[top], "fact"
