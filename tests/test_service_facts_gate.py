@@ -17,6 +17,16 @@ expected fact. The per-question results go to reports/service_facts[_2].json.
   from the law texts, recognised by miyun/knowledge/more_facts.py; threshold chosen on sets 1–2):
   set 1 0.988 → 0.988, set 2 0.779 → 0.870, set 3 0.803 → 0.829 (its misses not read). Floors of sets 1
   and 2 raised to the new figures.
+- 2026-12-01, later: set 3's misses were read (it became a development set), and 81 more facts were
+  written from the law texts by a helper who read no set; the petition entry was rewritten on the
+  official 信访工作条例; flows' first messages that ask a fact are answered. Sets 1–3: 0.988 / 0.961 /
+  0.974.
+- Set 4 (tests/service_facts_eval_4.yml): written by a fourth writer from the law texts only, run once
+  after those changes: 0.819. Its misses were then read and led to a few keywords, one fact and one
+  phrasing (0.875), so it is tuned-on too.
+- Set 5 (tests/service_facts_eval_5.yml): written by a fifth writer at the same time, from the law
+  texts only, run once after everything, misses never read: 0.788. That is the result; the issue's
+  0.95 is not met.
 """
 from __future__ import annotations
 
@@ -32,8 +42,10 @@ LIMIT = 400
 # (cases, report, floor): the floor is what each set measured when it was added, so nothing gets worse.
 SETS = {
     "set1": ("service_facts_eval.yml", "service_facts.json", 0.98),
-    "set2": ("service_facts_eval_2.yml", "service_facts_2.json", 0.87),
-    "set3": ("service_facts_eval_3.yml", "service_facts_3.json", 0.78),
+    "set2": ("service_facts_eval_2.yml", "service_facts_2.json", 0.96),
+    "set3": ("service_facts_eval_3.yml", "service_facts_3.json", 0.97),
+    "set4": ("service_facts_eval_4.yml", "service_facts_4.json", 0.86),
+    "set5": ("service_facts_eval_5.yml", "service_facts_5.json", 0.78),
 }
 
 
@@ -45,7 +57,7 @@ def _reply_text(replies: list[dict]) -> str:
 def test_one_fact_service_questions(stack, name):
     cases_file, report, floor = SETS[name]
     cases = yaml.safe_load((ROOT / "tests" / cases_file).read_text(encoding="utf-8"))
-    assert len(cases) >= 60
+    assert len(cases) >= 60, cases_file
     results = []
     for i, case in enumerate(cases):
         text = _reply_text(stack.say(f"facts-{name}-{i}", case["q"]))
