@@ -13,10 +13,10 @@ content/aspects.yml › topics removed) and cut into characters and character bi
 by many phrasings of the service (申请, 可以) counts less (IDF). The score of a fact is
 the best weighted cosine between the message and one of its phrasings, times POLARITY when one of
 the two is negated (不能, 不得 …) and the other is not. A message with under RESIDUE_MIN characters
-left once the service's names and all aspect keywords are removed asks an aspect, not a fact. A fact leads the reply when its score is at
-least THRESHOLD, it beats every other fact of the service by MARGIN, and the specific aspect the reply
-would otherwise lead with (收费, 材料, 多久 … by content/aspects.yml › priority), if any, is named by
-the matched phrasing too: an aspect keyword the fact's own question lacks means the resident asked
+left once the service's names and all aspect keywords are removed asks an aspect, not a fact. A fact
+leads the reply when its score is at least THRESHOLD, it beats every other fact of the service by
+MARGIN, and the specific aspect the reply would otherwise lead with (收费, 材料, 多久 … by
+content/aspects.yml › priority), if any, is named by the matched phrasing too: an aspect keyword the fact's own question lacks means the resident asked
 that aspect, and the aspect keeps priority.
 """
 from __future__ import annotations
@@ -144,21 +144,20 @@ def best(service: Optional[dict], text: str, table: Table) -> Match:
         return Match(None, reason="no facts")
     # The service's own name (调解, 信访 …) is in half the phrasings and says nothing about which fact.
     drop = table.topics.get(service["id"], [])
-    phrasings = [(i, q, bigrams(clean(q, drop))) for i, f in enumerate(facts) for q in f.get("questions") or []]
-    w = _weights([s for _, _, s in phrasings])
-    unseen = math.log(1 + len(phrasings)) + 1.0  # a bigram no phrasing has: as rare as can be
-    message = bigrams(clean(text, drop))
-    per_fact: dict[int, tuple[float, str]] = {}
     # "信息公开多久答复", "法援要钱吗": nothing but the service and aspect words is left, so it asks the
     # aspect, whatever fact shares those words.
-    aspect_words = [w for a in table.aspects for w in a["keywords"]]
-    if len(_NOT_WORD.sub("", _FUNCTION.sub("", clean(text, list(drop) + aspect_words)))) < RESIDUE_MIN:
+    keywords = [k for a in table.aspects for k in a["keywords"]]
+    if len(_NOT_WORD.sub("", _FUNCTION.sub("", clean(text, list(drop) + keywords)))) < RESIDUE_MIN:
         return Match(None, reason="only service and aspect words")
-    negated = bool(_NEGATED.search(clean(text, drop)))
-    for i, q, s in phrasings:
-        score = _cosine(message, s, w, unseen)
-        if bool(_NEGATED.search(clean(q, drop))) != negated:
-            score *= POLARITY
+    cleaned = [(i, q, clean(q, drop)) for i, f in enumerate(facts) for q in f.get("questions") or []]
+    phrasings = [(i, q, bigrams(c), bool(_NEGATED.search(c))) for i, q, c in cleaned]
+    w = _weights([s for _, _, s, _ in phrasings])
+    unseen = math.log(1 + len(phrasings)) + 1.0  # a bigram no phrasing has: as rare as can be
+    message_text = clean(text, drop)
+    message, negated = bigrams(message_text), bool(_NEGATED.search(message_text))
+    per_fact: dict[int, tuple[float, str]] = {}
+    for i, q, s, q_negated in phrasings:
+        score = _cosine(message, s, w, unseen) * (POLARITY if q_negated != negated else 1.0)
         if score > per_fact.get(i, (-1.0, ""))[0]:
             per_fact[i] = (score, q)
     ranked = sorted(per_fact.items(), key=lambda kv: -kv[1][0])
