@@ -36,6 +36,20 @@ AFFIRM = re.compile(r"确认|生成|没问题|对的|是的|可以|好的|没错
 FIX = re.compile(r"改|修改|更正|错了|不对|重填|重新填")
 # Words of a resident who wants the document drafted; without them "复议申请书都能咋交" asks how to apply.
 DRAFTING = re.compile(r"写|起草|拟|模板|范本|样本|样板|格式|生成|做一份|弄一份|填")
+# "能不能不写申请书" asks whether one may apply orally: writing negated is no wish to draft.
+NOT_WRITING = re.compile(r"不(?:用|必|需|需要)?(?:书面)?写|免写|写不了|不能写")
+# Services the documents are not about: "热线能帮俺写起诉状不" asks what the hotline does.
+NO_DOCUMENTS = {"hotline", "legal_aid"}
+
+
+def wants_draft(text: str) -> bool:
+    """The message asks for a document to be drafted, not about writing one."""
+    return bool(DRAFTING.search(NOT_WRITING.sub("", text)))
+
+
+def _asks_instead(asked) -> bool:
+    """A drafting message is still a question when it asks a fact of a service without documents."""
+    return asked.fact is not None and asked.service["id"] in NO_DOCUMENTS
 
 
 def config() -> dict:
@@ -78,7 +92,8 @@ class ActionStartDocument(Action):
         text = normalize(tracker.latest_message.get("text") or "")
         try:
             found = matching(tracker)
-            instead = None if DRAFTING.search(text) else answered_instead(dispatcher, tracker, lambda asked: True)
+            accept = _asks_instead if wants_draft(text) else (lambda asked: True)
+            instead = answered_instead(dispatcher, tracker, accept)
         except ContentUnavailable:
             dispatcher.utter_message(text=STORE_DOWN)
             return _clear() + [ActiveLoop(None)]

@@ -50,6 +50,7 @@ class Settings:
     match_clarify_at: float = field(default_factory=lambda: _float("MIYUN_MATCH_CLARIFY_AT", 0.0))
     match_likely_at: float = field(default_factory=lambda: _float("MIYUN_MATCH_LIKELY_AT", 0.0))
     match_suggest_at: float = field(default_factory=lambda: _float("MIYUN_MATCH_SUGGEST_AT", 0.0))
+    match_suggest_cue_at: float = field(default_factory=lambda: _float("MIYUN_MATCH_SUGGEST_CUE_AT", 0.0))
     # Where referrals, feedback, unanswered questions and content versions live: empty = the SQLite
     # file var/runtime.db (embedded); postgresql://user:pass@host:port/db = shared by a cluster's replicas.
     runtime_dsn: str = field(default_factory=lambda: _env("MIYUN_RUNTIME_DSN", ""), repr=False)

@@ -32,6 +32,11 @@ SIZE = 100
 # Round 3's seed was fixed on 2026-12-01 (16:35 UTC) before its replies were collected: the default build,
 # guess tier off, after the one-fact and named-service changes.
 ROUNDS = {1: 20261201, 2: 20261208, 3: 20261215, 4: 20261222, 5: 20261229}
+# Round → the earlier round whose sample it asks again. Round 5 drew the last unused questions, so
+# round 6 (2026-12-02) re-asks round 5's sample of the build after it, for a before/after on the same
+# 100 questions; its judge has not seen round 5's verdicts. Those questions were seen, never tuned on.
+REPEATS = {6: 5}
+ALL_ROUNDS = sorted({*ROUNDS, *REPEATS})
 SEED = ROUNDS[1]
 RESULTS = ROOT / "bench" / "results.md"
 USEFUL = ("on_topic_direct", "on_topic_general", "statute_correct", "clarify_ok")
@@ -60,7 +65,10 @@ def key(question: str) -> str:
 
 
 def sample(round_: int = 1) -> list[str]:
-    """A round's fixed blind sample, in draw order, disjoint from every earlier round's."""
+    """A round's fixed blind sample, in draw order, disjoint from every earlier round's (a repeat
+    round asks an earlier round's sample again)."""
+    if round_ in REPEATS:
+        return sample(REPEATS[round_])
     questions = json.loads(LAWBENCH.read_text(encoding="utf-8"))["questions"]
     texts = [q if isinstance(q, str) else q.get("question") or q.get("text") for q in questions]
     used: set[int] = set()
@@ -146,6 +154,12 @@ def figures(verdicts: list[dict]) -> dict:
     }
 
 
+def seed_line(round_: int) -> str:
+    if round_ in REPEATS:
+        return f"round {REPEATS[round_]}'s sample again, seed {ROUNDS[REPEATS[round_]]}"
+    return f"seed {ROUNDS[round_]}"
+
+
 def markdown(data: dict, fig: dict, round_: int = 1) -> str:
     """The section of bench/results.md that shows the blind review."""
     ok = {
@@ -159,7 +173,7 @@ def markdown(data: dict, fig: dict, round_: int = 1) -> str:
         "## Blind review of 100 LawBench questions" + (f", round {round_}" if round_ > 1 else ""),
         "",
         f"Judged by {data.get('reviewer', '?')} on {data.get('date', '?')}, blind to scores, with the rubric in "
-        f"`bench/blind_review_rubric.md` (seed {ROUNDS[round_]}, fixed before judging, never used for tuning). "
+        f"`bench/blind_review_rubric.md` ({seed_line(round_)}, fixed before judging, never used for tuning). "
         f"Verdicts: `{verdicts_path(round_).relative_to(ROOT)}`; regenerate this section with "
         f"`python -m scripts.blind_review report --round {round_}`.",
         "",
@@ -182,7 +196,7 @@ def markdown(data: dict, fig: dict, round_: int = 1) -> str:
 def kept_section(text: str) -> str:
     """The blind-review sections of a results file (every round), markers included, or empty."""
     kept = []
-    for round_ in sorted(ROUNDS):
+    for round_ in ALL_ROUNDS:
         begin, end = markers(round_)
         if begin in text and end in text:
             kept.append(text[text.index(begin): text.index(end) + len(end)])
@@ -208,7 +222,7 @@ def report(round_: int = 1) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=("collect", "report"))
-    parser.add_argument("--round", type=int, default=1, choices=sorted(ROUNDS), help="which blind sample (default 1)")
+    parser.add_argument("--round", type=int, default=1, choices=ALL_ROUNDS, help="which blind sample (default 1)")
     args = parser.parse_args(argv)
     return collect(args.round) if args.command == "collect" else report(args.round)
 

@@ -304,6 +304,45 @@ def choose_likely(runs: list[tuple[dict, list[float], list[str]]], chosen: dict)
     return 1.01
 
 
+# "Which of these?" for a message with a word of legal need (miyun/knowledge/legal_cues.py): from the
+# lowest summed probability at which, out of fold, the suggestions it adds hold the right article
+# more often than not, and each set's negatives shown anything rise by at most this share.
+CUE_GRID = (0.8, 0.7, 0.6, 0.5, 0.4, 0.3)
+CUE_ADDED_PRECISION = 0.6
+CUE_NEGATIVES_RISE = 0.04
+
+
+def choose_suggest_cue(runs: list[tuple[dict, list[float], list[str]]], chosen: dict) -> float:
+    """The suggest threshold for messages with a legal cue (never above the plain one)."""
+    from miyun.knowledge import legal_cues, matcher
+    from miyun.text import normalize
+
+    k = matcher.SUGGEST_OPTIONS
+    base = matcher.Parameters({}, 0.0, chosen["answer_at"], chosen["clarify_at"], chosen["close_ratio"],
+                              suggest_at=chosen["suggest_at"])
+    cues = [legal_cues.present(normalize(c["q"])) for c, _, _ in runs]
+    before = [matcher.decide(probs, [], base) for _, probs, _ in runs]
+    best = chosen["suggest_at"]
+    for at in CUE_GRID:
+        if at >= best:
+            continue
+        p = matcher.Parameters({}, 0.0, base.answer_at, base.clarify_at, base.close_ratio,
+                               suggest_at=base.suggest_at, suggest_cue_at=at)
+        after = [matcher.decide(probs, [], p, cue) for (_, probs, _), cue in zip(runs, cues)]
+        added = [(c, ids) for (c, _, ids), b, a in zip(runs, before, after) if a != b and not c.get("negative")]
+        right = sum(any(i in c["ids"] for i in ids[:k]) for c, ids in added)
+        rise_ok = True
+        for name in {c["set"] for c, _, _ in runs}:
+            idx = [i for i, (c, _, _) in enumerate(runs) if c["set"] == name and c.get("negative")]
+            rise = sum(after[i] != matcher.FALLBACK for i in idx) - sum(before[i] != matcher.FALLBACK for i in idx)
+            rise_ok &= rise <= CUE_NEGATIVES_RISE * max(len(idx), 1)
+        if rise_ok and right >= CUE_ADDED_PRECISION * len(added):
+            best = at
+        else:
+            break
+    return round(float(best), 3)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.parse_args(argv)
@@ -317,11 +356,12 @@ def main(argv: list[str] | None = None) -> int:
     runs = out_of_fold(cases, calibration, examples, own)
     chosen = choose_thresholds(runs)
     chosen["likely_at"] = choose_likely(runs, chosen) if GUESS else 1.01
+    chosen["suggest_cue_at"] = choose_suggest_cue(runs, chosen)
     params["weights"], params["bias"] = fit_weights(examples, calibration, own)
     print(f"fitted on {len(calibration)} calibration, {len(own)} own-question and {len(examples)} cross-validation queries: "
           f"{params['weights']} bias {params['bias']}")
     print("thresholds (out of fold):", chosen)
-    params.update({k: chosen[k] for k in ("answer_at", "clarify_at", "close_ratio", "likely_at", "suggest_at")})
+    params.update({k: chosen[k] for k in ("answer_at", "clarify_at", "close_ratio", "likely_at", "suggest_at", "suggest_cue_at")})
     matcher.PARAMETERS.write_text(json.dumps(params, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     return 0
 

@@ -42,6 +42,11 @@ def test_each_later_round_draws_new_questions():
         blind_review.sample(99)
 
 
+def test_a_repeat_round_asks_the_same_questions_again():
+    assert blind_review.sample(6) == blind_review.sample(5)
+    assert "round 5's sample again" in blind_review.seed_line(6)
+
+
 def test_a_bench_run_keeps_the_blind_section():
     text = "# Bench\n\n" + blind_review.BEGIN + "\nfigures\n" + blind_review.END + "\n"
     assert blind_review.kept_section(text) == blind_review.BEGIN + "\nfigures\n" + blind_review.END

@@ -67,3 +67,21 @@ def test_asking_for_the_draft_starts_it(published):
 def test_a_misspelt_service_is_still_that_service(published):
     said, _ = _start(ActionAnswerLegalQuestion(), "行政附议一般多长时间出结果", "ask_legal_question")
     assert said[0].startswith("【行政复议") and "60日" in said[0], said
+
+
+def test_whether_one_must_write_at_all_is_a_question_not_a_draft(published):
+    entities = [{"entity": "document_kind", "value": "行政复议申请书"}]
+    said, events = _start(ActionStartDocument(), "复议能不能不写申请书，我写不了字", "request_document", entities)
+    assert said and "口头" in said[0] and _listens(events)
+    assert _slots(events).get("doc_kind") is None
+
+
+def test_a_writer_who_cannot_write_still_gets_the_draft(published):
+    entities = [{"entity": "document_kind", "value": "行政复议申请书"}]
+    said, events = _start(ActionStartDocument(), "我写不了字，帮我写个复议申请书", "request_document", entities)
+    assert said == [] and not _listens(events) and _slots(events)["doc_kind"]
+
+
+def test_what_the_hotline_drafts_is_a_question_about_the_hotline(published):
+    said, events = _start(ActionStartDocument(), "热线能帮我写起诉状不", "request_document")
+    assert said and "法律援助" in said[0] and _listens(events)

@@ -7,6 +7,7 @@ import yaml
 from miyun.knowledge import publish
 from miyun.knowledge import matcher
 from miyun.knowledge.store import ContentStore
+from miyun.text import normalize
 
 
 @pytest.fixture()
@@ -76,6 +77,35 @@ def test_likely_among_the_top_three_asks_which_of_them():
     assert matcher.decide([0.95, 0.02, 0.01], [], p) == matcher.ANSWER          # a sure one is answered
     off = matcher.Parameters({}, 0.0, answer_at=0.9, clarify_at=0.8, close_ratio=0.5)
     assert matcher.decide([0.50, 0.15, 0.10], [], off) == matcher.FALLBACK      # off unless reranker.json sets it
+
+
+def test_a_word_of_legal_need_asks_which_of_them_sooner():
+    p = matcher.Parameters({}, 0.0, answer_at=0.9, clarify_at=0.8, close_ratio=0.5, suggest_at=0.9, suggest_cue_at=0.4)
+    assert matcher.decide([0.30, 0.10, 0.05], [], p, cue=True) == matcher.SUGGEST   # 0.45 with a cue
+    assert matcher.decide([0.30, 0.10, 0.05], [], p) == matcher.FALLBACK            # the same without one
+    assert matcher.decide([0.20, 0.10, 0.05], [], p, cue=True) == matcher.FALLBACK  # 0.35: still too unlikely
+    lower = matcher.Parameters({}, 0.0, answer_at=0.9, clarify_at=0.8, close_ratio=0.5, suggest_at=0.5, suggest_cue_at=0.9)
+    assert matcher.decide([0.30, 0.15, 0.10], [], lower, cue=True) == matcher.SUGGEST  # a cue never raises it
+
+
+@pytest.mark.parametrize("text, need", [
+    ("老板拖欠了我三个月工资", True), ("离婚了孩子归谁", True), ("邻居家的狗咬伤了我", True),
+    ("房东不退押金", True), ("秋天柿子咋做柿饼好吃", False), ("明天密云会下雨吗", False),
+    ("电动车电瓶冬天不经用该换了吗", False),
+])
+def test_words_of_legal_need(text, need):
+    from miyun.knowledge import legal_cues
+
+    assert legal_cues.present(normalize(text)) is need
+
+
+def test_a_legal_story_with_middling_confidence_gets_a_choice_not_a_refusal(store):
+    params = matcher.Parameters.load()
+    assert params.suggest_cue_at < params.suggest_at, "reranker.json: the cue threshold is calibrated (scripts/fit_reranker.py)"
+    probe = matcher.Parameters(params.weights, params.bias, params.answer_at, params.clarify_at, params.close_ratio,
+                               params.likely_at, params.suggest_at, params.suggest_cue_at)
+    m = matcher.match(store, "在工地干了两个月活，包工头一直拖着不给钱，现在人也找不着了", probe)
+    assert m.decision in (matcher.ANSWER, matcher.CLARIFY, matcher.SUGGEST)
 
 
 def test_a_suggestion_offers_the_top_three(store, monkeypatch):

@@ -32,6 +32,7 @@ from typing import Optional
 
 import numpy as np
 
+from miyun.knowledge import legal_cues
 from miyun.knowledge import search as bm25
 from miyun.knowledge.classifier import ArticleClassifier
 from miyun.knowledge.phrasings import PhrasingModel
@@ -211,6 +212,7 @@ class Parameters:
     close_ratio: float
     likely_at: float = 1.01   # off unless reranker.json sets it
     suggest_at: float = 9.0   # summed over SUGGEST_OPTIONS probabilities; off unless reranker.json sets it
+    suggest_cue_at: float = 9.0  # the same, for a message with a word of legal need (legal_cues)
 
     @classmethod
     def load(cls) -> "Parameters":
@@ -220,8 +222,10 @@ class Parameters:
         data = _parameters_file()
         answer_at = cfg.match_answer_at or data["answer_at"]
         likely_at = cfg.match_likely_at or data.get("likely_at", 1.01)
+        suggest_at = cfg.match_suggest_at or data.get("suggest_at", 9.0)
+        suggest_cue_at = cfg.match_suggest_cue_at or data.get("suggest_cue_at", suggest_at)
         return cls(data["weights"], data["bias"], answer_at, cfg.match_clarify_at or data["clarify_at"],
-                   data["close_ratio"], min(likely_at, answer_at), cfg.match_suggest_at or data.get("suggest_at", 9.0))
+                   data["close_ratio"], min(likely_at, answer_at), suggest_at, min(suggest_cue_at, suggest_at))
 
 
 @functools.lru_cache(maxsize=1)
@@ -386,8 +390,9 @@ def probability(features: dict[str, float], params: Parameters) -> float:
     return _sigmoid(params.bias + sum(params.weights.get(k, 0.0) * v for k, v in features.items()))
 
 
-def decide(probabilities: list[float], categories: list[str], params: Parameters) -> str:
-    """answer / clarify / likely / suggest / fallback from the reranked probabilities (best first)."""
+def decide(probabilities: list[float], categories: list[str], params: Parameters, cue: bool = False) -> str:
+    """answer / clarify / likely / suggest / fallback from the reranked probabilities (best first);
+    `cue`: the message carries a word of legal need, so "which of these?" comes sooner."""
     if not probabilities:
         return FALLBACK
     p1 = probabilities[0]
@@ -399,7 +404,8 @@ def decide(probabilities: list[float], categories: list[str], params: Parameters
         return ANSWER
     if p1 >= params.likely_at:
         return LIKELY
-    if len(probabilities) >= 2 and sum(probabilities[:SUGGEST_OPTIONS]) >= params.suggest_at:
+    suggest_at = min(params.suggest_cue_at, params.suggest_at) if cue else params.suggest_at
+    if len(probabilities) >= 2 and sum(probabilities[:SUGGEST_OPTIONS]) >= suggest_at:
         return SUGGEST
     return FALLBACK
 
@@ -426,5 +432,6 @@ def match(store, text: str, params: Optional[Parameters] = None) -> Match:
     if verbatim is not None:
         result.decision = ANSWER
         return result
-    result.decision = decide([c.probability for c in result.candidates], [c.article["category"] for c in result.candidates], params)
+    result.decision = decide([c.probability for c in result.candidates], [c.article["category"] for c in result.candidates],
+                             params, legal_cues.present(query))
     return result
