@@ -115,11 +115,12 @@ def choose_threshold(rows: list[dict]) -> float:
 
 
 def fallback_rows(rows: list[dict]) -> list[dict]:
-    """The rows whose question the curated search (a fresh build of content/) does not answer confidently."""
+    """The rows the article matcher (on a fresh build of content/) falls back on: the only ones the
+    statute tier is asked about on the answer path (actions/legal.py)."""
     import tempfile
 
     from miyun import settings as settings_mod
-    from miyun.knowledge import build, search
+    from miyun.knowledge import build, matcher
     from miyun.knowledge.store import ContentStore
 
     cfg = settings_mod.load()
@@ -127,7 +128,7 @@ def fallback_rows(rows: list[dict]) -> list[dict]:
         db = Path(tmp) / "content.db"
         build.build(cfg.content_dir, db, cfg.dictionary_dir)
         store = ContentStore(db)
-        return [r for r in rows if not search.search(store, r["q"], cfg.search_threshold).confident]
+        return [r for r in rows if matcher.match(store, r["q"]).decision == matcher.FALLBACK]
 
 
 def write_markdown(report: dict, calib: list[dict], evaluation: list[dict], threshold: float) -> Path:
@@ -145,7 +146,7 @@ def write_markdown(report: dict, calib: list[dict], evaluation: list[dict], thre
                      f"{m['recall']:.2f} | {m['negatives_served']} | {m['top1_any_confidence']:.2f} |")
     fallback = fallback_rows(evaluation)
     served = [r for r in fallback if r["confidence"] >= threshold]
-    lines += ["", f"On the answer path the tier runs only when the curated search is not confident: that is "
+    lines += ["", f"On the answer path the tier runs only when the article matcher falls back: that is "
               f"{len(fallback)} of the {len(evaluation)} evaluation cases, of which the tier served {len(served)} "
               f"({sum(1 for r in served if r['correct'])} right). Its residents' phrasings come from the curated "
               "articles, so where it is right the curated answer usually already was."]
