@@ -33,9 +33,10 @@ TARGETS = {
     # a change that makes retrieval worse fails. Raised on 2026-12-01 after every article got residents'
     # story phrasings: 0.787 → 0.840 and 0.912 → 0.954 (after the original 117 alone: 0.890 and 0.970;
     # the other 413 then took some short questions to sibling articles that `also` does not list, while
-    # story_eval rose 0.692 → 0.710). Issue 11's targets: ISSUE_TARGETS.
-    "search_recall_at_1": 0.83,
-    "search_recall_at_3": 0.95,
+    # story_eval rose 0.692 → 0.710). Raised again on 2026-12-02 after four more phrasings per article
+    # (consultation-style and stories, 12 → 16): 0.871 → 0.882 and 0.966 → 0.973. Issue 11's targets: ISSUE_TARGETS.
+    "search_recall_at_1": 0.86,
+    "search_recall_at_3": 0.96,
 }
 # Negatives answered with an article (or a clarifying question) are wrong answers; keep them rare.
 MAX_NEGATIVES_ANSWERED = 0.05
@@ -44,8 +45,8 @@ MAX_NEGATIVES_ANSWERED = 0.05
 # story_eval is gated (the thresholds were calibrated on story_calibration, which is reported).
 STORY_SETS = {"story_eval": ROOT / "tests" / "story_eval.yml", "story_calibration": ROOT / "tests" / "story_calibration.yml",
               "story_calibration_2": ROOT / "tests" / "story_calibration_2.yml"}
-STORY_TARGETS = {"recall_at_1": 0.70}
-STORY_MAX = {"wrong_confident": 0.07, "negatives_answered": 0.05}
+STORY_TARGETS = {"recall_at_1": 0.75}   # 0.742 → 0.778 on 2026-12-02 (16 phrasings per article)
+STORY_MAX = {"wrong_confident": 0.03, "negatives_answered": 0.05}   # issue 11's limits
 # What issue 11 asks for; reported as met / not met, not yet gated (see reports/evaluation.md).
 ISSUE_TARGETS = {"search_recall_at_1": (">=", 0.882), "search_recall_at_3": (">=", 0.95), "story_eval.recall_at_1": (">=", 0.85),
                  "story_eval.wrong_confident": ("<=", 0.03), "story_eval.negatives_answered": ("<=", 0.05)}
