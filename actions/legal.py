@@ -71,6 +71,9 @@ class ActionAnswerLegalQuestion(Action):
                                      buttons=[article_button(a) for a in options] + [NEITHER])
             return []
         if result.decision == matcher.FALLBACK or result.best is None:
+            unnamed = aspects.unnamed_fact(tracker, context.content())
+            if unnamed is not None:
+                return utter_aspects(dispatcher, tracker, unnamed)
             best = result.best
             # The long tail: quote the statute itself when it clearly fits; staff still see the question.
             served = statute_tier(dispatcher, tracker, question, NEXT_STEPS)

@@ -85,3 +85,13 @@ def test_a_writer_who_cannot_write_still_gets_the_draft(published):
 def test_what_the_hotline_drafts_is_a_question_about_the_hotline(published):
     said, events = _start(ActionStartDocument(), "热线能帮我写起诉状不", "request_document")
     assert said and "法律援助" in said[0] and _listens(events)
+
+
+def test_a_service_fact_asked_without_naming_the_service_is_answered(published):
+    said, _ = _start(ActionAnswerLegalQuestion(), "政府记录我的信息写错了能改吗", "ask_legal_question")
+    assert "更正" in said[0] and "没有找到有把握的答案" not in said[0], said
+
+
+def test_a_question_no_fact_fits_still_falls_back_honestly(published):
+    said, _ = _start(ActionAnswerLegalQuestion(), "量子纠缠和超导体的原理是什么", "ask_legal_question")
+    assert "没有找到有把握的答案" in said[0]

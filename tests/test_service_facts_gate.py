@@ -52,6 +52,7 @@ SETS = {
     "set4": ("service_facts_eval_4.yml", "service_facts_4.json", 0.86),
     "set5": ("service_facts_eval_5.yml", "service_facts_5.json", 0.78),
     "set6": ("service_facts_eval_6.yml", "service_facts_6.json", 0.82),
+    "set7": ("service_facts_eval_7.yml", "service_facts_7.json", 0.0),
 }
 
 
