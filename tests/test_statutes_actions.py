@@ -85,6 +85,7 @@ def _no_curated_answer(monkeypatch):
     monkeypatch.setenv("MIYUN_MATCH_CLARIFY_AT", "9999")
     monkeypatch.setenv("MIYUN_MATCH_LIKELY_AT", "9999")
     monkeypatch.setenv("MIYUN_MATCH_SUGGEST_AT", "9999")
+    monkeypatch.setenv("MIYUN_MATCH_SUGGEST_CUE_AT", "9999")
     context.reset()
 
 
