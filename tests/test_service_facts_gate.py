@@ -35,7 +35,8 @@ expected fact. The per-question results go to reports/service_facts[_2].json.
   fact on 主动公开 within 20 working days, remedy words (偏向, 向着对方), 工钱不给 as a dispute, and a
   service fact asked without naming the service (actions.aspects.unnamed_fact).
 - Set 7 (tests/service_facts_eval_7.yml): written by a seventh writer from the law texts only, run after
-  those changes, misses never read. That is the result; the issue's 0.95 is not met.
+  those changes, misses never read: 0.806. That is the result; the issue's 0.95 is not met.
+  (Sets 5 and 6 after their misses were read: 0.939 and 0.926.)
 """
 from __future__ import annotations
 
@@ -54,9 +55,9 @@ SETS = {
     "set2": ("service_facts_eval_2.yml", "service_facts_2.json", 0.96),
     "set3": ("service_facts_eval_3.yml", "service_facts_3.json", 0.97),
     "set4": ("service_facts_eval_4.yml", "service_facts_4.json", 0.86),
-    "set5": ("service_facts_eval_5.yml", "service_facts_5.json", 0.78),
-    "set6": ("service_facts_eval_6.yml", "service_facts_6.json", 0.82),
-    "set7": ("service_facts_eval_7.yml", "service_facts_7.json", 0.0),
+    "set5": ("service_facts_eval_5.yml", "service_facts_5.json", 0.92),
+    "set6": ("service_facts_eval_6.yml", "service_facts_6.json", 0.91),
+    "set7": ("service_facts_eval_7.yml", "service_facts_7.json", 0.79),
 }
 
 
