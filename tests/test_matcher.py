@@ -92,6 +92,9 @@ def test_a_word_of_legal_need_asks_which_of_them_sooner():
     ("老板拖欠了我三个月工资", True), ("离婚了孩子归谁", True), ("邻居家的狗咬伤了我", True),
     ("房东不退押金", True), ("秋天柿子咋做柿饼好吃", False), ("明天密云会下雨吗", False),
     ("电动车电瓶冬天不经用该换了吗", False),
+    # a cue's characters in an everyday word are no cue; the legal word beside them still is
+    ("有没有啥好的减肥方法", False), ("告诉我明天吃啥", False), ("孙子考驾照科目一咋背", False),
+    ("有啥办法要回工钱", True), ("驾照被扣了12分咋办", True),
 ])
 def test_words_of_legal_need(text, need):
     from miyun.knowledge import legal_cues

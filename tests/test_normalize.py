@@ -31,6 +31,26 @@ def test_aligned_form_keeps_length_for_entity_offsets():
         assert len(normalize_aligned(text)) == len(text)
 
 
+def test_typo_table_keeps_lengths():
+    from miyun.text import TYPOS
+
+    assert all(len(wrong) == len(right) and wrong != right for wrong, right in TYPOS)
+    assert len({wrong for wrong, _ in TYPOS}) == len(TYPOS)
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ("政府信息公开申清交给谁", "政府信息公开申请交给谁"),
+    ("人民条解上哪找", "人民调解上哪找"),
+    ("調節協議有效嗎", "调解协议有效吗"),       # traditional first, then the slip
+    ("法援批了多常时间派律师", "法援批了多长时间派律师"),
+    ("这算工商不 该陪多少", "这算工伤不 该赔多少"),
+    ("空调节能模式", "空调节能模式"),           # 调节 alone is a word: left as written
+    ("工商局让我补材料", "工商局让我补材料"),
+])
+def test_common_typos_are_corrected(raw, expected):
+    assert normalize(raw) == expected
+
+
 def test_fullwidth_punctuation():
     assert to_halfwidth("！？（）") == "!?()"
 

@@ -58,6 +58,7 @@ SETS = {
     "set5": ("service_facts_eval_5.yml", "service_facts_5.json", 0.92),
     "set6": ("service_facts_eval_6.yml", "service_facts_6.json", 0.91),
     "set7": ("service_facts_eval_7.yml", "service_facts_7.json", 0.79),
+    "set8": ("service_facts_eval_8.yml", "service_facts_8.json", 0.0),
 }
 
 

@@ -28,7 +28,7 @@ TOWNS = (
 )
 ID_PATTERN = re.compile(r"^[a-z0-9]+([-_][a-z0-9]+)*$")
 # An article's phrasings: a few short ones and a few told as residents tell them (long stories are
-# matched against long phrasings best), so up to 12.
+# matched against long phrasings best), so up to 16 (a round to 20 lowered story recall).
 QUESTIONS_MIN, QUESTIONS_MAX = 3, 16
 ANSWER_MIN, ANSWER_MAX = 150, 400
 

@@ -225,7 +225,7 @@ class Parameters:
         suggest_at = cfg.match_suggest_at or data.get("suggest_at", 9.0)
         suggest_cue_at = cfg.match_suggest_cue_at or data.get("suggest_cue_at", suggest_at)
         return cls(data["weights"], data["bias"], answer_at, cfg.match_clarify_at or data["clarify_at"],
-                   data["close_ratio"], min(likely_at, answer_at), suggest_at, min(suggest_cue_at, suggest_at))
+                   data["close_ratio"], min(likely_at, answer_at), suggest_at, suggest_cue_at)
 
 
 @functools.lru_cache(maxsize=1)
@@ -404,6 +404,7 @@ def decide(probabilities: list[float], categories: list[str], params: Parameters
         return ANSWER
     if p1 >= params.likely_at:
         return LIKELY
+    # Never above the plain threshold, however the parameters were built.
     suggest_at = min(params.suggest_cue_at, params.suggest_at) if cue else params.suggest_at
     if len(probabilities) >= 2 and sum(probabilities[:SUGGEST_OPTIONS]) >= suggest_at:
         return SUGGEST

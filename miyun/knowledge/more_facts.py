@@ -16,8 +16,8 @@ the two is negated (不能, 不得 …) and the other is not. A message with und
 left once the service's names and all aspect keywords are removed asks an aspect, not a fact. A fact
 leads the reply when its score is at least THRESHOLD, it beats every other fact of the service by
 MARGIN, and the specific aspect the reply would otherwise lead with (收费, 材料, 多久 … by
-content/aspects.yml › priority), if any, is named by the matched phrasing too: an aspect keyword the fact's own question lacks means the resident asked
-that aspect, and the aspect keeps priority.
+content/aspects.yml › priority), if any, is named by the matched phrasing too: an aspect keyword
+the fact's own question lacks means the resident asked that aspect, and the aspect keeps priority.
 """
 from __future__ import annotations
 
