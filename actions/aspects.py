@@ -61,11 +61,12 @@ class Asked:
     aspects: List[str] = field(default_factory=list)
     full: bool = False
     fact: Optional[dict] = None  # one of the service's more_facts, when the message asks it
+    closest: Optional[dict] = None  # a fact it may ask, shown beside a summary (more_facts.CLOSEST_AT)
 
 
-def fact_asked(service: Optional[dict], text: str, t: Table) -> Optional[dict]:
-    """The more fact of `service` the (normalised) message clearly asks, else None."""
-    return more_facts.best(service, text, t).fact if service and service.get("aspects") else None
+def fact_asked(service: Optional[dict], text: str, t: Table) -> more_facts.Match:
+    """Which more fact of `service` the (normalised) message asks: `.fact` when clear, `.closest` when near."""
+    return more_facts.best(service, text, t) if service and service.get("aspects") else more_facts.Match(None)
 
 
 def table(store: ContentStore) -> Table:
@@ -99,7 +100,8 @@ def resolve(tracker: Tracker, store: ContentStore, intent: str) -> Asked:
     else:
         ident = remembered
     service = store.service(ident) if ident else None
-    return Asked(service, t.aspects_in(text, service["id"] if service else None), fact=fact_asked(service, text, t))
+    found = fact_asked(service, text, t)
+    return Asked(service, t.aspects_in(text, service["id"] if service else None), fact=found.fact, closest=found.closest)
 
 
 def service_question(tracker: Tracker, store: ContentStore, follow_ups: bool = True) -> Optional[Asked]:
@@ -117,8 +119,8 @@ def service_question(tracker: Tracker, store: ContentStore, follow_ups: bool = T
         return None
     service = store.service(named[0])
     keys = t.aspects_in(text, named[0]) if service and service.get("aspects") else []
-    fact = fact_asked(service, text, t)
-    return Asked(service, keys, fact=fact) if keys or fact else None
+    found = fact_asked(service, text, t)
+    return Asked(service, keys, fact=found.fact, closest=found.closest) if keys or found.fact else None
 
 
 def unnamed_fact(tracker: Tracker, store: ContentStore) -> Optional[Asked]:
@@ -148,8 +150,8 @@ def follow_up(tracker: Tracker, store: ContentStore) -> Optional[Asked]:
         return None
     keys = t.aspects_in(text, remembered)
     service = store.service(remembered)
-    fact = fact_asked(service, text, t)
-    return Asked(service, keys, fact=fact) if service and (keys or fact) else None
+    found = fact_asked(service, text, t)
+    return Asked(service, keys, fact=found.fact, closest=found.closest) if service and (keys or found.fact) else None
 
 
 def buttons(t: Table, service: dict, asked: List[str]) -> List[Dict[str, str]]:
@@ -178,7 +180,7 @@ def reply(tracker: Tracker, store: ContentStore, asked: Asked, extra: str = "", 
         text = answers.aspect_text(service, asked.aspects, t.label, answers.compose(lines, extra))
         steps = [b for k in asked.aspects for b in NEXT_STEPS.get((service["id"], k), [])]
     else:
-        text, steps = answers.summary_text(service, extra), NEXT_STEPS.get((service["id"], "summary"), [])
+        text, steps = answers.summary_text(service, extra, asked.closest), NEXT_STEPS.get((service["id"], "summary"), [])
     # Mid-form, a button would be taken as the answer to the form's question: text only.
     # Drafting the service's document, and the law's own text, are next steps whatever fact was asked.
     drafts = [b for b in follow_ups or [] if b["payload"].startswith("/request_document")]

@@ -191,6 +191,29 @@ def test_an_aspect_the_fact_does_not_ask_keeps_priority():
     assert more_facts.best(service, normalize("协议啥时候生效"), TABLE).reason == "fact"
 
 
+def test_a_near_fact_under_the_threshold_is_only_offered_as_closest():
+    service = _service([_fact("协议签了字就生效吗"), _fact("调解员会保密吗")])
+    found = more_facts.best(service, normalize("签了字的算不算"), TABLE)
+    assert found.fact is None and more_facts.CLOSEST_AT <= found.score < more_facts.THRESHOLD
+    assert found.closest is service["more_facts"][0]
+    # too far, or two facts as near as each other: nothing is offered
+    assert more_facts.best(service, normalize("测试服务在哪里办"), TABLE).closest is None
+    twins = _service([_fact("材料交上去以后会怎样"), _fact("材料交上去以后能撤回吗")])
+    assert more_facts.best(twins, normalize("材料交上去以后"), TABLE).closest is None
+
+
+def test_the_closest_fact_joins_a_summary_only_when_it_fits(published):
+    from miyun.knowledge import answers
+
+    service = ContentStore(published.content_db).service("mediation")
+    fact = service["more_facts"][0]
+    text = answers.summary_text(service, "", fact)
+    assert answers.CLOSEST_LEAD in text and fact["text"] in text and _length(text) <= 400
+    assert text.index(answers.summary(service)) < text.index(answers.CLOSEST_LEAD)   # the summary stays first
+    too_long = dict(fact, text="很长的事实。" * 60)
+    assert answers.summary_text(service, "", too_long) == answers.summary_text(service)
+
+
 def test_the_services_own_name_does_not_make_facts_alike():
     service = _service([_fact("测试服务的协议生效吗"), _fact("会保密吗")])
     found = more_facts.best(service, normalize("测试服务怎么样"), TABLE)

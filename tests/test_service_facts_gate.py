@@ -35,8 +35,15 @@ expected fact. The per-question results go to reports/service_facts[_2].json.
   fact on 主动公开 within 20 working days, remedy words (偏向, 向着对方), 工钱不给 as a dispute, and a
   service fact asked without naming the service (actions.aspects.unnamed_fact).
 - Set 7 (tests/service_facts_eval_7.yml): written by a seventh writer from the law texts only, run after
-  those changes, misses never read: 0.806. That is the result; the issue's 0.95 is not met.
+  those changes: 0.806.
   (Sets 5 and 6 after their misses were read: 0.939 and 0.926.)
+- 2026-12-02, later: set 7's misses were read (it became a development set): common typos corrected
+  before everything (miyun.text.TYPOS: 申清, 条解, 多常时间 …), keywords (换个人, 交给谁, 时间限制), names
+  of legal aid (不要钱的律师), phrasings. Set 7: 0.806 → 0.931.
+- Set 8 (tests/service_facts_eval_8.yml): written by an eighth writer from the law texts only, run once
+  after those changes: 0.792. Its misses are not read. Then a near fact under the threshold was shown
+  beside the summary (more_facts.CLOSEST_AT, chosen on sets 1–7): sets 6 / 7 / 8 went to 0.941 / 0.958 /
+  0.819 (set 8's second run, its misses still unread). That is the result; the issue's 0.95 is not met.
 """
 from __future__ import annotations
 
@@ -56,9 +63,9 @@ SETS = {
     "set3": ("service_facts_eval_3.yml", "service_facts_3.json", 0.97),
     "set4": ("service_facts_eval_4.yml", "service_facts_4.json", 0.86),
     "set5": ("service_facts_eval_5.yml", "service_facts_5.json", 0.92),
-    "set6": ("service_facts_eval_6.yml", "service_facts_6.json", 0.91),
-    "set7": ("service_facts_eval_7.yml", "service_facts_7.json", 0.79),
-    "set8": ("service_facts_eval_8.yml", "service_facts_8.json", 0.0),
+    "set6": ("service_facts_eval_6.yml", "service_facts_6.json", 0.94),
+    "set7": ("service_facts_eval_7.yml", "service_facts_7.json", 0.95),
+    "set8": ("service_facts_eval_8.yml", "service_facts_8.json", 0.81),
 }
 
 

@@ -140,18 +140,22 @@ def summary(service: dict) -> str:
     return text
 
 
-def summary_text(service: dict, extra: str = "") -> str:
-    """A service asked about in general: the short summary, the `what` basis, the buttons hint."""
+CLOSEST_LEAD = "您问的可能是这一点："
+
+
+def summary_text(service: dict, extra: str = "", closest: Optional[dict] = None) -> str:
+    """A service asked about in general: the short summary, the `what` basis, the buttons hint; and
+    `closest`, a fact the message may ask (not sure enough to lead), when it still fits a first reply."""
     what = (service.get("aspects") or {}).get("what") or {}
     has_aspects = bool(service.get("aspects"))
-    return compose(
-        f"【{service['title']}】" if has_aspects else None,
-        summary(service),
-        legal_basis_line(what.get("legal_basis")) if has_aspects and not service.get("summary") else None,
-        SUMMARY_HINT if has_aspects else None,
-        extra,
-        DISCLAIMER,
-    )
+    head = [f"【{service['title']}】" if has_aspects else None, summary(service),
+            legal_basis_line(what.get("legal_basis")) if has_aspects and not service.get("summary") else None]
+    tail = [SUMMARY_HINT if has_aspects else None, extra, DISCLAIMER]
+    if closest and closest.get("text"):
+        both = compose(*head, CLOSEST_LEAD, *aspect_lines(closest), *tail)
+        if len("".join(both.split())) <= FIRST_REPLY_MAX:
+            return both
+    return compose(*head, *tail)
 
 
 def station_text(station: dict, lead: str = "") -> str:
