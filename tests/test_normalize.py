@@ -46,6 +46,8 @@ def test_typo_table_keeps_lengths():
     ("这算工商不 该陪多少", "这算工伤不 该赔多少"),
     ("空调节能模式", "空调节能模式"),           # 调节 alone is a word: left as written
     ("工商局让我补材料", "工商局让我补材料"),
+    ("这条解释啥意思", "这条解释啥意思"), ("起诉送达地址", "起诉送达地址"), ("刑法缓刑", "刑法缓刑"),
+    ("重复义务", "重复义务"), ("诉讼中裁定", "诉讼中裁定"),
 ])
 def test_common_typos_are_corrected(raw, expected):
     assert normalize(raw) == expected
