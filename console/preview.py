@@ -44,8 +44,12 @@ def answer_for(store: ContentStore, kind: str, ident: str, question: str, thresh
                 text = answers.fact_text(service, lead.fact, keys, table.label)
                 return Preview(text, True, best_id=ident,
                                note=f"按“更多事实”作答：最接近的问法“{lead.phrasing}”，相似度 {lead.score}（次高 {lead.runner_up}）")
-            text = answers.aspect_text(service, keys, table.label) if keys else answers.summary_text(service)
-            return Preview(text, True, best_id=ident)
+            if keys:
+                return Preview(answers.aspect_text(service, keys, table.label), True, best_id=ident)
+            text = answers.summary_text(service, "", lead.closest)
+            note = f"摘要后附上可能问的事实：最接近的问法“{lead.phrasing}”，相似度 {lead.score}（次高 {lead.runner_up}）" \
+                if lead.closest and answers.CLOSEST_LEAD in text else ""
+            return Preview(text, True, best_id=ident, note=note)
     if kind == "stations" and not question:
         station = store.station(ident)
         return Preview(answers.station_text(station) if station else "（草稿中没有这个服务站）")

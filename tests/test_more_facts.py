@@ -214,6 +214,21 @@ def test_the_closest_fact_joins_a_summary_only_when_it_fits(published):
     assert answers.summary_text(service, "", too_long) == answers.summary_text(service)
 
 
+def test_a_near_fact_follows_the_summary_in_the_reply_and_the_console_preview(published):
+    """Near but not sure ("签了字的调解书算数不" is close to two facts): the summary, then the nearer fact."""
+    from console.preview import answer_for
+    from miyun.knowledge import answers
+
+    question = "签了字的调解书算数不"
+    text, _, _ = _ask(question, "ask_mediation")
+    assert text.startswith("【人民调解与“说法评理”】\n人民调解是") and answers.CLOSEST_LEAD in text and _length(text) <= 400
+    shown = text.split(answers.CLOSEST_LEAD, 1)[1]
+    store = ContentStore(published.content_db)
+    assert any(f["text"] in shown for f in store.service("mediation")["more_facts"])
+    preview = answer_for(store, "services", "mediation", question, 0.0)
+    assert preview.text == text and "相似度" in preview.note                      # staff see what residents get
+
+
 def test_the_services_own_name_does_not_make_facts_alike():
     service = _service([_fact("测试服务的协议生效吗"), _fact("会保密吗")])
     found = more_facts.best(service, normalize("测试服务怎么样"), TABLE)

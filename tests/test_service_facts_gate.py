@@ -43,7 +43,11 @@ expected fact. The per-question results go to reports/service_facts[_2].json.
 - Set 8 (tests/service_facts_eval_8.yml): written by an eighth writer from the law texts only, run once
   after those changes: 0.792. Its misses are not read. Then a near fact under the threshold was shown
   beside the summary (more_facts.CLOSEST_AT, chosen on sets 1–7): sets 6 / 7 / 8 went to 0.941 / 0.958 /
-  0.819 (set 8's second run, its misses still unread). That is the result; the issue's 0.95 is not met.
+  0.819 (set 8's second run, its misses still unread).
+- 2026-12-02, later still: four helpers who read only the facts (no set) wrote 293 more phrasings, up to 8
+  a fact; 2 that led another fact's phrasing astray were dropped (leave-one-out). Sets 1–7: 1.0 / 0.974 /
+  0.974 / 0.875 / 0.939 / 0.941 / 0.958; set 8 (fourth run, misses never read): 0.861. That is the
+  result; the issue's 0.95 is not met.
 """
 from __future__ import annotations
 
@@ -65,7 +69,7 @@ SETS = {
     "set5": ("service_facts_eval_5.yml", "service_facts_5.json", 0.92),
     "set6": ("service_facts_eval_6.yml", "service_facts_6.json", 0.94),
     "set7": ("service_facts_eval_7.yml", "service_facts_7.json", 0.95),
-    "set8": ("service_facts_eval_8.yml", "service_facts_8.json", 0.81),
+    "set8": ("service_facts_eval_8.yml", "service_facts_8.json", 0.85),
 }
 
 
