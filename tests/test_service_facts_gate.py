@@ -46,8 +46,12 @@ expected fact. The per-question results go to reports/service_facts[_2].json.
   0.819 (set 8's second run, its misses still unread).
 - 2026-12-02, later still: four helpers who read only the facts (no set) wrote 293 more phrasings, up to 8
   a fact; 2 that led another fact's phrasing astray were dropped (leave-one-out). Sets 1–7: 1.0 / 0.974 /
-  0.974 / 0.875 / 0.939 / 0.941 / 0.958; set 8 (fourth run, misses never read): 0.861. That is the
-  result; the issue's 0.95 is not met.
+  0.974 / 0.875 / 0.939 / 0.941 / 0.958; set 8 (fourth run, misses never read): 0.861. A second round
+  from the same kind of helpers (up to 12 a fact: more_facts.QUESTIONS_MAX; 456 written, 3 dropped by
+  leave-one-out), kept on sets 1–7 (set 2 0.974 → 0.987, set 7 0.958 → 0.972, none lower): set 8 0.861.
+- Set 9 (tests/service_facts_eval_9.yml): written by a ninth writer from the law texts only, while the
+  phrasings were written, run once after everything, misses never read: 0.833. That and set 8's 0.861
+  are the results; the issue's 0.95 is not met.
 """
 from __future__ import annotations
 
@@ -63,13 +67,14 @@ LIMIT = 400
 # (cases, report, floor): the floor is what each set measured when it was added, so nothing gets worse.
 SETS = {
     "set1": ("service_facts_eval.yml", "service_facts.json", 0.98),
-    "set2": ("service_facts_eval_2.yml", "service_facts_2.json", 0.96),
+    "set2": ("service_facts_eval_2.yml", "service_facts_2.json", 0.98),
     "set3": ("service_facts_eval_3.yml", "service_facts_3.json", 0.97),
     "set4": ("service_facts_eval_4.yml", "service_facts_4.json", 0.86),
     "set5": ("service_facts_eval_5.yml", "service_facts_5.json", 0.92),
     "set6": ("service_facts_eval_6.yml", "service_facts_6.json", 0.94),
-    "set7": ("service_facts_eval_7.yml", "service_facts_7.json", 0.95),
+    "set7": ("service_facts_eval_7.yml", "service_facts_7.json", 0.97),
     "set8": ("service_facts_eval_8.yml", "service_facts_8.json", 0.85),
+    "set9": ("service_facts_eval_9.yml", "service_facts_9.json", 0.83),
 }
 
 

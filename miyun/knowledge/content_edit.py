@@ -41,7 +41,7 @@ FIELDS: dict[str, list[tuple[str, str, str]]] = {
         ("title", "标题", "text"), ("answer", "回答", "textarea"),
         ("legal_basis", "法律依据（每行：法律名称: 条号, 条号）", "basis"), ("facts", "事实信息", "facts"),
         ("aspects", "分方面简答（每项一两句、至多120字，事实在前；不知道就留空并把核实写 false）", "aspects"),
-        ("more_facts", "更多事实（一问一答：居民的问法2–8条，每行一条；简答至多120字；法律依据必填；没核实的把核实写 false）", "more_facts"),
+        ("more_facts", "更多事实（一问一答：居民的问法2–12条，每行一条；简答至多120字；法律依据必填；没核实的把核实写 false）", "more_facts"),
         ("source", "来源", "optional"), ("verified", "核实日期（YYYY-MM-DD 或 false）", "date_or_false"),
         ("updated", "更新日期", "date"),
     ],
