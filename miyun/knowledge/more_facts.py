@@ -21,6 +21,7 @@ the fact's own question lacks means the resident asked that aspect, and the aspe
 """
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import Counter
@@ -143,6 +144,15 @@ def _cosine(a: set[str], b: set[str], w: dict[str, float], unseen: float) -> flo
     return shared / norm if norm else 0.0
 
 
+@functools.lru_cache(maxsize=32)
+def _prepared(questions: tuple[tuple[int, str], ...], drop: tuple[str, ...]) -> tuple[list, dict[str, float]]:
+    """A service's phrasings as compared — (fact index, phrasing, bigrams, negated) — and their weights:
+    the same for every message until the content changes, so not cleaned again per message."""
+    cleaned = [(i, q, clean(q, drop)) for i, q in questions]
+    phrasings = [(i, q, bigrams(c), bool(_NEGATED.search(c))) for i, q, c in cleaned]
+    return phrasings, _weights([s for _, _, s, _ in phrasings])
+
+
 def best(service: Optional[dict], text: str, table: Table) -> Match:
     """The one fact of `service` that the normalised message `text` asks, if it is clear."""
     facts = (service or {}).get(KEY) or []
@@ -155,9 +165,7 @@ def best(service: Optional[dict], text: str, table: Table) -> Match:
     keywords = [k for a in table.aspects for k in a["keywords"]]
     if len(_NOT_WORD.sub("", _FUNCTION.sub("", clean(text, list(drop) + keywords)))) < RESIDUE_MIN:
         return Match(None, reason="only service and aspect words")
-    cleaned = [(i, q, clean(q, drop)) for i, f in enumerate(facts) for q in f.get("questions") or []]
-    phrasings = [(i, q, bigrams(c), bool(_NEGATED.search(c))) for i, q, c in cleaned]
-    w = _weights([s for _, _, s, _ in phrasings])
+    phrasings, w = _prepared(tuple((i, q) for i, f in enumerate(facts) for q in f.get("questions") or []), tuple(drop))
     unseen = math.log(1 + len(phrasings)) + 1.0  # a bigram no phrasing has: as rare as can be
     message_text = clean(text, drop)
     message, negated = bigrams(message_text), bool(_NEGATED.search(message_text))
