@@ -72,16 +72,18 @@ TYPOS = (
 )
 
 
-@functools.lru_cache(maxsize=1)
-def _typos() -> tuple[re.Pattern, dict[str, str]]:
-    table = dict(TYPOS)
-    return re.compile("|".join(sorted(map(re.escape, table), key=len, reverse=True))), table
+@functools.lru_cache(maxsize=8)
+def alternation(words: tuple[str, ...]) -> re.Pattern:
+    """One pattern for any of `words`, the longest first (a phrase wins over a shorter word inside it)."""
+    return re.compile("|".join(sorted(map(re.escape, words), key=len, reverse=True)))
+
+
+_TYPO_TABLE = dict(TYPOS)
 
 
 def correct_typos(text: str) -> str:
     """The common slips in TYPOS corrected; the length never changes."""
-    pattern, table = _typos()
-    return pattern.sub(lambda m: table[m.group(0)], text)
+    return alternation(tuple(_TYPO_TABLE)).sub(lambda m: _TYPO_TABLE[m.group(0)], text)
 
 
 def normalize_aligned(text: str) -> str:

@@ -113,6 +113,10 @@ def aspect_text(service: dict, keys: list[str], label: Any, extra: str = "") -> 
 FIRST_REPLY_MAX = 400  # characters of a first reply, as residents see them (whitespace not counted)
 
 
+def fits_first_reply(text: str) -> bool:
+    return len("".join(text.split())) <= FIRST_REPLY_MAX
+
+
 def fact_text(service: dict, fact: dict, keys: list[str], label: Any, extra: str = "") -> str:
     """A one-fact answer (a service's `more_facts` item) first; then the aspect the message also
     named, when both still fit in a first reply."""
@@ -121,7 +125,7 @@ def fact_text(service: dict, fact: dict, keys: list[str], label: Any, extra: str
     if aspect and aspect.get("text"):  # an unknown aspect adds nothing to the fact
         more = [f"【{service['title']} · {label(keys[0])}】", *aspect_lines(aspect)]
         both = compose(*lead, *more, extra, DISCLAIMER)
-        if len("".join(both.split())) <= FIRST_REPLY_MAX:
+        if fits_first_reply(both):
             return both
     return compose(*lead, extra, DISCLAIMER)
 
@@ -153,7 +157,7 @@ def summary_text(service: dict, extra: str = "", closest: Optional[dict] = None)
     tail = [SUMMARY_HINT if has_aspects else None, extra, DISCLAIMER]
     if closest and closest.get("text"):
         both = compose(*head, CLOSEST_LEAD, *aspect_lines(closest), *tail)
-        if len("".join(both.split())) <= FIRST_REPLY_MAX:
+        if fits_first_reply(both):
             return both
     return compose(*head, *tail)
 

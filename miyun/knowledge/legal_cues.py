@@ -8,8 +8,7 @@ from the vocabulary of legal consultation, not from any evaluation set; read on 
 """
 from __future__ import annotations
 
-import functools
-import re
+from miyun.text import alternation
 
 CUES = (
     # law, courts, the police and other authorities
@@ -40,11 +39,6 @@ NOT_CUES = (
 )
 
 
-@functools.lru_cache(maxsize=2)
-def _pattern(words: tuple[str, ...]) -> re.Pattern:
-    return re.compile("|".join(sorted(map(re.escape, words), key=len, reverse=True)))
-
-
 def present(text: str) -> bool:
     """The (normalised) message carries a word of legal need."""
-    return bool(_pattern(CUES).search(_pattern(NOT_CUES).sub(" ", text)))
+    return bool(alternation(CUES).search(alternation(NOT_CUES).sub(" ", text)))
