@@ -55,6 +55,13 @@ class ActionAnswerLegalQuestion(Action):
         asked = aspects.service_question(tracker, context.content())
         if asked is not None and (asked.fact is not None or result.decision != matcher.ANSWER):
             return utter_aspects(dispatcher, tracker, asked)
+        # A short question one service's fact clearly answers ("交警当场罚款不服能直接去法院告吗"), where no
+        # article is sure: the fact, not a choice between articles. Of the 642 calibration questions one
+        # clears this bar (actions.aspects.UNNAMED_AT), and its article was sure, so it is unchanged.
+        if result.decision in (matcher.CLARIFY, matcher.SUGGEST, matcher.FALLBACK) or result.best is None:
+            unnamed = aspects.unnamed_fact(tracker, context.content())
+            if unnamed is not None:
+                return utter_aspects(dispatcher, tracker, unnamed)
         if result.decision == matcher.CLARIFY:
             first, second = result.options
             dispatcher.utter_message(
@@ -71,9 +78,6 @@ class ActionAnswerLegalQuestion(Action):
                                      buttons=[article_button(a) for a in options] + [NEITHER])
             return []
         if result.decision == matcher.FALLBACK or result.best is None:
-            unnamed = aspects.unnamed_fact(tracker, context.content())
-            if unnamed is not None:
-                return utter_aspects(dispatcher, tracker, unnamed)
             best = result.best
             # The long tail: quote the statute itself when it clearly fits; staff still see the question.
             served = statute_tier(dispatcher, tracker, question, NEXT_STEPS)

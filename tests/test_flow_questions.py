@@ -92,6 +92,20 @@ def test_a_service_fact_asked_without_naming_the_service_is_answered(published):
     assert "更正" in said[0] and "没有找到有把握的答案" not in said[0], said
 
 
+def test_a_service_fact_wins_over_a_choice_between_unsure_articles(published, monkeypatch):
+    # thresholds under which any two close articles are a clarifying question
+    from miyun.knowledge import matcher
+
+    params = matcher.Parameters.load()
+    forced = matcher.Parameters(params.weights, params.bias, answer_at=0.99, clarify_at=0.0, close_ratio=0.0)
+    monkeypatch.setattr(matcher.Parameters, "load", classmethod(lambda cls: forced))
+    said, _ = _start(ActionAnswerLegalQuestion(), "交警当场给开了罚单，不服，能直接去法院告吗", "ask_legal_question")
+    assert "先申请行政复议" in said[0] and "您问的是" not in said[0], said
+    # … but a question no service fact answers still gets the choice
+    said, _ = _start(ActionAnswerLegalQuestion(), "离婚的时候孩子归谁，家里的房子和存款怎么分", "ask_legal_question")
+    assert said[0].startswith("您问的是"), said
+
+
 def test_a_question_no_fact_fits_still_falls_back_honestly(published):
     said, _ = _start(ActionAnswerLegalQuestion(), "量子纠缠和超导体的原理是什么", "ask_legal_question")
     assert "没有找到有把握的答案" in said[0]

@@ -183,6 +183,12 @@ def test_two_facts_equally_close_lead_with_neither():
     assert found.fact is None and found.reason.startswith("margin")
 
 
+def test_an_aspect_named_by_another_phrasing_of_the_fact_lets_it_lead():
+    service = _service([_fact("协议签了字就生效吗", "生效要交钱吗"), _fact("调解员会保密吗")])
+    found = more_facts.best(service, normalize("协议签了字生效要钱吗"), TABLE)
+    assert found.fact is service["more_facts"][0] and found.reason == "fact"
+
+
 def test_an_aspect_the_fact_does_not_ask_keeps_priority():
     service = _service([_fact("协议签了字就生效吗"), _fact("调解员会保密吗")])
     assert more_facts.best(service, normalize("协议签了字生效要钱吗"), TABLE).reason == "aspect asked: fee"

@@ -87,7 +87,9 @@ def test_danger_patterns_catch_immediate_danger(danger, text):
     "text", ["去年被家暴了怎么申请保护令", "员工自杀了公司要赔偿吗", "他借了我的救命钱不还", "拖欠工资怎么办",
              # 打/追 in 打官司, 打工, 打电话, 追讨 are not blows or a chase (a rent dispute once got the 110 notice)
              "押金房东不退，我们还在打官司，钱能要回来吗", "我一直在打工，老板欠了半年工资", "他又在打电话催我还钱",
-             "我正在打官司，对方会不会转移财产", "正在追讨欠款，对方不接电话"]
+             "我正在打官司，对方会不会转移财产", "正在追讨欠款，对方不接电话",
+             # custody is not danger: a mother asking legal aid for her detained son once got the 110 notice
+             "儿子被关在看守所，我当妈的能替他申请法律援助吗"]
 )
 def test_danger_patterns_leave_ordinary_questions_alone(danger, text):
     assert not danger.is_danger(text)

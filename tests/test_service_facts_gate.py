@@ -52,6 +52,15 @@ expected fact. The per-question results go to reports/service_facts[_2].json.
 - Set 9 (tests/service_facts_eval_9.yml): written by a ninth writer from the law texts only, while the
   phrasings were written, run once after everything, misses never read: 0.833. That and set 8's 0.861
   are the results; the issue's 0.95 is not met.
+- 2026-12-02 (next session): set 8's misses were read (it became a development set). A custody place
+  (看守所, 监狱) after 被关在 is no danger (nlu/safety.yml); an aspect keyword named by any of the fact's
+  phrasings, not only the matched one, lets the fact lead; "还能申请复议不" no longer reads as 不服 the
+  复议; money a dispute is about (养老钱, 赡养费) is no fee question; 写上啥 asks the materials; a short
+  question one service's fact clearly answers gets it when the articles are unsure (clarify or
+  suggest), not only when they fall back; three phrasings reworded. Sets 4 / 5 / 6 / 8: 0.889 / 0.970 /
+  0.971 / 0.986; set 9 (misses never read): 0.833 → 0.861.
+- Set 10 (tests/service_facts_eval_10.yml): written by a tenth writer from the law texts only, run once
+  after those changes: 0.736. That and set 9's 0.861 are the results.
 """
 from __future__ import annotations
 
@@ -70,11 +79,12 @@ SETS = {
     "set2": ("service_facts_eval_2.yml", "service_facts_2.json", 0.97),
     "set3": ("service_facts_eval_3.yml", "service_facts_3.json", 0.97),
     "set4": ("service_facts_eval_4.yml", "service_facts_4.json", 0.86),
-    "set5": ("service_facts_eval_5.yml", "service_facts_5.json", 0.92),
-    "set6": ("service_facts_eval_6.yml", "service_facts_6.json", 0.94),
+    "set5": ("service_facts_eval_5.yml", "service_facts_5.json", 0.95),
+    "set6": ("service_facts_eval_6.yml", "service_facts_6.json", 0.95),
     "set7": ("service_facts_eval_7.yml", "service_facts_7.json", 0.97),
-    "set8": ("service_facts_eval_8.yml", "service_facts_8.json", 0.85),
-    "set9": ("service_facts_eval_9.yml", "service_facts_9.json", 0.83),
+    "set8": ("service_facts_eval_8.yml", "service_facts_8.json", 0.97),
+    "set9": ("service_facts_eval_9.yml", "service_facts_9.json", 0.84),
+    "set10": ("service_facts_eval_10.yml", "service_facts_10.json", 0.72),
 }
 
 

@@ -16,8 +16,9 @@ the two is negated (不能, 不得 …) and the other is not. A message with und
 left once the service's names and all aspect keywords are removed asks an aspect, not a fact. A fact
 leads the reply when its score is at least THRESHOLD, it beats every other fact of the service by
 MARGIN, and the specific aspect the reply would otherwise lead with (收费, 材料, 多久 … by
-content/aspects.yml › priority), if any, is named by the matched phrasing too: an aspect keyword
-the fact's own question lacks means the resident asked that aspect, and the aspect keeps priority.
+content/aspects.yml › priority), if any, is named by one of the fact's phrasings too: an aspect
+keyword none of the fact's questions has means the resident asked that aspect, and the aspect keeps
+priority.
 """
 from __future__ import annotations
 
@@ -182,10 +183,11 @@ def best(service: Optional[dict], text: str, table: Table) -> Match:
         if score >= CLOSEST_AT and score - runner_up >= CLOSEST_MARGIN:
             found.closest = facts[top]
     else:
-        # A specific aspect the reply would otherwise lead with keeps priority, unless the fact's question
-        # asks it too; a general one (怎么申请, 是什么: content/aspects.yml › only_alone) is less exact than a fact.
+        # A specific aspect the reply would otherwise lead with keeps priority, unless one of the fact's
+        # questions asks it too; a general one (怎么申请, 是什么: content/aspects.yml › only_alone) is less exact than a fact.
         asked = table.aspects_in(text, service["id"], limit=1)
-        if asked and asked[0] not in table.only_alone and asked[0] not in table.aspects_in(phrasing, service["id"], limit=9):
+        if asked and asked[0] not in table.only_alone and not any(
+                asked[0] in table.aspects_in(q, service["id"], limit=9) for q in facts[top]["questions"]):
             found.reason = f"aspect asked: {asked[0]}"
         else:
             found.fact, found.reason = facts[top], "fact"
