@@ -118,6 +118,16 @@ def test_a_fact_needs_two_to_twelve_phrasings(content_copy):
     assert any(p.startswith("services.yml › mediation › more_facts[1].questions: 问法应为 2–12 条，现在 1 条") for p in _problems(content_copy))
 
 
+def test_a_repeated_phrasing_is_reported(content_copy):
+    services = content_copy / "services.yml"
+    text = services.read_text(encoding="utf-8")
+    start = text.index("    more_facts:\n", text.index("  - id: mediation"))
+    end = text.index("        text: " + EFFECT, start)
+    services.write_text(text[:start] + "    more_facts:\n      - questions:\n          - 协议算数吗\n          - 协议算数吗\n"
+                        + text[end:], encoding="utf-8")
+    assert any(p.startswith("services.yml › mediation › more_facts[1].questions: 问法重复：协议算数吗") for p in _problems(content_copy))
+
+
 def test_more_facts_must_be_a_list(content_copy):
     _edit(content_copy / "services.yml", "    more_facts:\n      - questions:\n          - 打12348能问怎么申请法律援助吗",
           "    more_facts: 打12348能问法援\n    more_facts_old:\n      - questions:\n          - 打12348能问怎么申请法律援助吗")

@@ -139,6 +139,11 @@ def test_topics_in_the_order_named(table):
     assert table.topics_in("调解不成能申请法律援助吗") == ["mediation", "legal_aid"]
 
 
+def test_a_criminal_law_word_names_no_service(table):
+    # 法缓 was once listed as a slip for 法援; it is inside 刑法缓刑
+    assert table.topics_in("刑法缓刑期间又犯事了会怎样") == []
+
+
 def test_unknown_aspect_is_answered_honestly():
     service = {"title": "12348公共法律服务热线", "aspects": {"fee": {"text": None, "legal_basis": [], "source": None, "verified": None}}}
     text = answers.aspect_text(service, ["fee"], lambda k: "收费")

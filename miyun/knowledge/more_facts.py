@@ -82,6 +82,9 @@ def check_service_facts(entry: dict, fail: Fail, check_basis: Any, check_date: A
             fail(f"{where}.questions", "应为非空文字列表（居民的问法）/ must be a list of non-empty texts (residents' phrasings)")
             questions = []
         questions = [q.strip() for q in questions]
+        repeated = sorted({q for q in questions if questions.count(q) > 1})
+        if repeated:
+            fail(f"{where}.questions", f"问法重复：{'、'.join(repeated)} / repeated phrasing")
         if questions and not QUESTIONS_MIN <= len(questions) <= QUESTIONS_MAX:
             fail(f"{where}.questions", f"问法应为 {QUESTIONS_MIN}–{QUESTIONS_MAX} 条，现在 {len(questions)} 条 / needs "
                                        f"{QUESTIONS_MIN}–{QUESTIONS_MAX} phrasings, has {len(questions)}")
