@@ -125,6 +125,15 @@ def matcher_blobs(articles: list[dict], synonyms: list[dict], reuse: Optional[Pa
     return matcher.build_model(articles, {s["variant"]: s["term"] for s in synonyms}, previous)
 
 
+def sources_checksum(content_dir: Path, dictionary_dir: Path) -> str:
+    """The checksum `build` would record for these sources, without writing or fitting anything."""
+    loaded = content_mod.load(content_dir)
+    if loaded.problems:
+        raise ContentInvalid(loaded.problems)
+    load_dictionary(dictionary_dir)
+    return checksum(rows(loaded), {**loaded.settings, "_matcher_model": MATCHER_MODEL_VERSION})
+
+
 def build(content_dir: Path, target: Path, dictionary_dir: Path, reuse: Optional[Path] = None) -> dict:
     """Validate the sources and write `target` atomically. Returns the build's metadata. `reuse`: the
     published database, whose fitted classifier is kept when the articles' phrasings are unchanged."""
