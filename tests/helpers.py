@@ -39,3 +39,13 @@ def texts(dispatcher: CollectingDispatcher) -> list[str]:
 
 def buttons(dispatcher: CollectingDispatcher) -> list[dict]:
     return [b for m in dispatcher.messages for b in m.get("buttons") or []]
+
+
+def force_clarify(monkeypatch: Any) -> None:
+    """Thresholds that make any two close candidates a clarifying question (the decision itself is
+    tested in test_matcher.py; callers test how the action handles it)."""
+    from miyun.knowledge import matcher
+
+    params = matcher.Parameters.load()
+    forced = matcher.Parameters(params.weights, params.bias, answer_at=0.99, clarify_at=0.0, close_ratio=0.0)
+    monkeypatch.setattr(matcher.Parameters, "load", classmethod(lambda cls: forced))

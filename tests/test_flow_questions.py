@@ -6,7 +6,7 @@ from actions.documents import ActionStartDocument
 from actions.legal import ActionAnswerLegalQuestion
 from actions.referral import ActionStartReferral
 from actions.status import ActionStartStatus
-from tests.helpers import run, texts, tracker
+from tests.helpers import force_clarify, run, texts, tracker
 
 
 
@@ -93,12 +93,7 @@ def test_a_service_fact_asked_without_naming_the_service_is_answered(published):
 
 
 def test_a_service_fact_wins_over_a_choice_between_unsure_articles(published, monkeypatch):
-    # thresholds under which any two close articles are a clarifying question
-    from miyun.knowledge import matcher
-
-    params = matcher.Parameters.load()
-    forced = matcher.Parameters(params.weights, params.bias, answer_at=0.99, clarify_at=0.0, close_ratio=0.0)
-    monkeypatch.setattr(matcher.Parameters, "load", classmethod(lambda cls: forced))
+    force_clarify(monkeypatch)
     said, _ = _start(ActionAnswerLegalQuestion(), "交警当场给开了罚单，不服，能直接去法院告吗", "ask_legal_question")
     assert "先申请行政复议" in said[0] and "您问的是" not in said[0], said
     # … but a question no service fact answers still gets the choice

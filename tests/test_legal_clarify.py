@@ -6,22 +6,16 @@ import pytest
 from actions.legal import ActionAnswerLegalQuestion, ActionShowArticle
 from miyun.knowledge import matcher
 from miyun.referrals.sqlite import RuntimeStore
-from tests.helpers import buttons, run, texts, tracker
+from tests.helpers import buttons, force_clarify, run, texts, tracker
 
 # Both halves of one message, each the topic of a different article.
 TWO_TOPICS = "离婚的时候孩子归谁，家里的房子和存款怎么分"
 
 
-def _clarifying(monkeypatch):
-    """Thresholds that make any two close candidates a clarifying question (the decision is tested
-    on its own in test_matcher.py; here the action's handling of it)."""
-    params = matcher.Parameters.load()
-    forced = matcher.Parameters(params.weights, params.bias, answer_at=0.99, clarify_at=0.0, close_ratio=0.0)
-    monkeypatch.setattr(matcher.Parameters, "load", classmethod(lambda cls: forced))
 
 
 def test_two_close_topics_get_one_question_with_a_button_each(published, monkeypatch):
-    _clarifying(monkeypatch)
+    force_clarify(monkeypatch)
     dispatcher, events = run(ActionAnswerLegalQuestion(), tracker(TWO_TOPICS, "ask_legal_question"))
     [text] = texts(dispatcher)
     assert events == []
@@ -35,7 +29,7 @@ def test_two_close_topics_get_one_question_with_a_button_each(published, monkeyp
 
 
 def test_a_clarifying_button_shows_that_article(published, monkeypatch):
-    _clarifying(monkeypatch)
+    force_clarify(monkeypatch)
     dispatcher, _ = run(ActionAnswerLegalQuestion(), tracker(TWO_TOPICS, "ask_legal_question"))
     payload = next(b["payload"] for b in buttons(dispatcher) if b["payload"].startswith("/show_article"))
     ident = json.loads(payload[len("/show_article"):])["article_id"]

@@ -6,7 +6,7 @@ import hashlib
 import json
 import sqlite3
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 from miyun.knowledge import store
 from miyun.knowledge import content as content_mod
@@ -125,26 +125,28 @@ def matcher_blobs(articles: list[dict], synonyms: list[dict], reuse: Optional[Pa
     return matcher.build_model(articles, {s["variant"]: s["term"] for s in synonyms}, previous)
 
 
-def sources_checksum(content_dir: Path, dictionary_dir: Path) -> str:
-    """The checksum `build` would record for these sources, without writing or fitting anything."""
-    loaded = content_mod.load(content_dir)
-    if loaded.problems:
-        raise ContentInvalid(loaded.problems)
-    load_dictionary(dictionary_dir)
-    return checksum(rows(loaded), {**loaded.settings, "_matcher_model": MATCHER_MODEL_VERSION})
-
-
-def build(content_dir: Path, target: Path, dictionary_dir: Path, reuse: Optional[Path] = None) -> dict:
-    """Validate the sources and write `target` atomically. Returns the build's metadata. `reuse`: the
-    published database, whose fitted classifier is kept when the articles' phrasings are unchanged."""
+def _checked(content_dir: Path, dictionary_dir: Path) -> tuple[Any, dict[str, list[dict]], str]:
+    """The validated sources, their table rows and the version's checksum (ContentInvalid if invalid)."""
     loaded = content_mod.load(content_dir)
     if loaded.problems:
         raise ContentInvalid(loaded.problems)
     load_dictionary(dictionary_dir)
     table_rows = rows(loaded)
+    # The matcher's model format is part of what a version is: a new format means a new build.
+    return loaded, table_rows, checksum(table_rows, {**loaded.settings, "_matcher_model": MATCHER_MODEL_VERSION})
+
+
+def sources_checksum(content_dir: Path, dictionary_dir: Path) -> str:
+    """The checksum `build` would record for these sources, without writing or fitting anything."""
+    return _checked(content_dir, dictionary_dir)[2]
+
+
+def build(content_dir: Path, target: Path, dictionary_dir: Path, reuse: Optional[Path] = None) -> dict:
+    """Validate the sources and write `target` atomically. Returns the build's metadata. `reuse`: the
+    published database, whose fitted classifier is kept when the articles' phrasings are unchanged."""
+    loaded, table_rows, digest = _checked(content_dir, dictionary_dir)
     meta = {
-        # The matcher's model format is part of what a version is: a new format means a new build.
-        "checksum": checksum(table_rows, {**loaded.settings, "_matcher_model": MATCHER_MODEL_VERSION}),
+        "checksum": digest,
         "built_at": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
         "articles": len(table_rows["articles"]),
         "services": len(table_rows["services"]),
