@@ -24,6 +24,19 @@ def _converter():
     return OpenCC("t2s")
 
 
+@functools.lru_cache(maxsize=1)
+def _convertible() -> frozenset[str]:
+    """Every character in a key of the converter's tables. A text with none of them converts to
+    itself, and most of what is normalised is already simplified: the check spares the slow
+    pure-Python conversion. Empty (always convert) if the tables cannot be read."""
+    converter = _converter()
+    converter.convert("")  # loads the tables
+    try:
+        return frozenset(ch for group in converter._dict_chain_data for _, _, table in group for key in table for ch in key)
+    except (AttributeError, TypeError, ValueError):
+        return frozenset()
+
+
 def to_halfwidth(text: str) -> str:
     """Full-width ASCII (１２３４８, ＡＢＣ, ！) and the ideographic space become half-width."""
     out = []
@@ -45,6 +58,9 @@ def to_simplified(text: str) -> str:
     data must survive, so a length change falls back to character-by-character.
     """
     if not text:
+        return text
+    convertible = _convertible()
+    if convertible and convertible.isdisjoint(text):
         return text
     converted = _converter().convert(text)
     if len(converted) == len(text):
@@ -117,22 +133,27 @@ STOPWORDS = frozenset(
 
 
 def load_dictionary(directory: Path) -> None:
-    """Load every file of the project dictionary into jieba, once per process."""
+    """Load every file of the project dictionary into jieba, each distinct file once per process.
+
+    By content, not by path: jieba adds a loaded word's frequency to its total again on every load,
+    so loading a copy of the same words (a second content directory) would shift every word's
+    probability and with it how text is cut."""
+    import hashlib
     import logging
 
     import jieba
 
     jieba.setLogLevel(logging.WARNING)
-    key = str(Path(directory).resolve())
     with _lock:
-        if key in _loaded:
-            return
         cache_dir = os.environ.get("MIYUN_CACHE_DIR")
         if cache_dir:
             jieba.dt.tmp_dir = cache_dir
         for path in sorted(Path(directory).glob("*.txt")):
-            jieba.load_userdict(str(path))
-        _loaded.add(key)
+            data = path.read_bytes()
+            key = hashlib.sha256(data).hexdigest()
+            if key not in _loaded:
+                jieba.load_userdict(str(path))
+                _loaded.add(key)
 
 
 def words(text: str) -> list[str]:

@@ -62,7 +62,7 @@ def test_a_build_reuses_the_published_classifier_when_the_phrasings_are_unchange
         raise AssertionError("refitted although the phrasings are the same")
 
     live = ContentStore(published.content_db).blobs(matcher.CLASSIFIER_PREFIX)
-    monkeypatch.setattr(matcher, "_FITTED", {})  # only the published database can spare the fit
+    monkeypatch.setattr(build, "_RECENT", [])  # only the published database can spare the fit
     monkeypatch.setattr(ArticleClassifier, "fit", classmethod(lambda cls, model: no_fit(model)))
     build.build(published.content_dir, tmp_path / "again.db", published.dictionary_dir, reuse=published.content_db)
     assert ContentStore(tmp_path / "again.db").blobs(matcher.CLASSIFIER_PREFIX) == live

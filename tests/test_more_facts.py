@@ -298,7 +298,7 @@ def test_a_general_question_still_gets_the_summary(published):
 
 
 def test_a_fact_and_the_aspect_it_also_asks_fit_in_one_reply(published):
-    text, _, _ = _ask("调解协议什么时候开始生效，多久内要找法院确认", "ask_mediation")
+    text, _, _ = _ask("调解协议从哪天起生效，调解要多长时间", "ask_mediation")
     assert text.startswith("【人民调解与“说法评理”】\n" + EFFECT)
     assert "【人民调解与“说法评理” · 多久】" in text and "30日内" in text and _length(text) <= 400
 

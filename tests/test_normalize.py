@@ -67,3 +67,12 @@ def test_article_steps_start_new_lines():
 
     text = steps_on_lines("可以这样做： 1. 留证据。 2. 3.10日前催要。")
     assert text.split("\n") == ["可以这样做：", "1. 留证据。", "2. 3.10日前催要。"]
+
+
+@pytest.mark.parametrize("text", ["兒子被關在看守所", "老板拖欠工资怎么办", "一目瞭然", "我在穆家峪镇", "工資", "12348"])
+def test_skipping_conversion_of_simplified_text_changes_nothing(text):
+    """Text with no character from the converter's tables is returned as is; the rest is converted."""
+    from miyun.text import _converter, _convertible, to_simplified
+
+    assert "關" in _convertible() and "关" not in _convertible()
+    assert to_simplified(text) == _converter().convert(text)

@@ -1,5 +1,6 @@
 """Building, publishing, diffing and rolling back the content store; live reload in a reader."""
 import os
+import shutil
 import sqlite3
 import threading
 import time
@@ -147,3 +148,49 @@ def test_rollback_restores_the_source_files_too(published):
     publish.rollback(published, "b")
     assert path.read_text(encoding="utf-8") == original
     assert not publish.publish(published, "c", "nothing to bring back").changed
+
+
+def _derived(path: Path, prefix: str = "phrasings/") -> tuple[list, list]:
+    """The index rows and the blobs under `prefix` of a built database."""
+    with sqlite3.connect(path) as db:
+        return (db.execute("select * from article_index order by id").fetchall(),
+                db.execute("select key, value from blobs where key like ? order by key", [prefix + "%"]).fetchall())
+
+
+def test_a_rebuild_derives_only_the_edited_article_and_equals_a_fresh_build(published, tmp_path, monkeypatch):
+    """A one-answer edit re-segments that article alone and keeps the phrasing model, yet the
+    result is exactly what a build from nothing gives."""
+    from miyun.knowledge import build
+
+    path = published.content_dir / "articles" / "labour.yml"
+    text = path.read_text(encoding="utf-8")
+    assert text.count("按时足额发工资是单位的法定义务") == 1
+    path.write_text(text.replace("按时足额发工资是单位的法定义务", "讨薪标记词。按时足额发工资是单位的法定义务"), encoding="utf-8")
+    segmented: list[str] = []
+    real = build.index_terms
+    monkeypatch.setattr(build, "index_terms", lambda text: segmented.append(text) or real(text))
+    monkeypatch.setattr(build, "_RECENT", [])
+    build.build(published.content_dir, tmp_path / "reused.db", published.dictionary_dir, reuse=published.content_db)
+    assert len(segmented) == 3 and "讨薪标记词" in segmented[2]  # title, questions + tags, body of one article
+
+    monkeypatch.setattr(build, "_RECENT", [])
+    segmented.clear()
+    build.build(published.content_dir, tmp_path / "fresh.db", published.dictionary_dir)
+    assert len(segmented) == 3 * len(ContentStore(published.content_db).articles_by_id(
+        [r[0] for r in _derived(tmp_path / "fresh.db")[0]]))
+    assert _derived(tmp_path / "reused.db") == _derived(tmp_path / "fresh.db")
+    # The classifier is the published one, not refitted (a fit is not bit-for-bit repeatable).
+    assert _derived(tmp_path / "reused.db", "classifier/")[1] == _derived(published.content_db, "classifier/")[1]
+
+
+def test_a_changed_dictionary_is_a_new_derivation(tmp_path):
+    """Segmentation depends on the project dictionary, so a changed word list derives all again."""
+    from miyun import settings
+    from miyun.knowledge import build
+
+    words = tmp_path / "dictionary"
+    shutil.copytree(settings.load().dictionary_dir, words)
+    before = build.derivation_key(words)
+    assert build.derivation_key(words) == before
+    (words / "extra.txt").write_text("讨薪标记词 10 n\n", encoding="utf-8")
+    assert build.derivation_key(words) != before

@@ -5,6 +5,7 @@ import datetime as dt
 import hashlib
 import json
 import sqlite3
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
@@ -90,10 +91,23 @@ def checksum(table_rows: dict[str, list[dict]], settings: dict) -> str:
     return hashlib.sha256(_json({"rows": table_rows, "settings": settings}).encode()).hexdigest()
 
 
-def index_rows(articles: list[dict]) -> list[dict]:
-    """Segmented, normalised text of each article for the FTS5 index."""
+def _index_source(article: dict) -> str:
+    """A digest of the fields an article's index row is made from."""
+    fields = {k: article[k] for k in ("title", "questions", "tags", "answer", "category")}
+    return hashlib.sha256(_json(fields).encode()).hexdigest()
+
+
+def index_rows(articles: list[dict], previous: Optional[dict[str, dict]] = None) -> list[dict]:
+    """Segmented, normalised text of each article for the FTS5 index. `previous`: index rows of a
+    build with the same derivation key, by id; an article whose fields are unchanged keeps its row."""
+    previous = previous or {}
     out = []
     for a in articles:
+        digest = _index_source(a)
+        kept = previous.get(a["id"])
+        if kept is not None and kept.get("digest") == digest:
+            out.append({k: kept[k] for k in ("id", "title", "questions", "body", "digest")})
+            continue
         questions = json.loads(a["questions"])
         tags = json.loads(a["tags"])
         out.append(
@@ -103,6 +117,7 @@ def index_rows(articles: list[dict]) -> list[dict]:
                 # Tags hold the residents' everyday words for the topic: weighted like questions.
                 "questions": " ".join(index_terms(normalize(" ".join([*questions, *tags])))),
                 "body": " ".join(index_terms(normalize(" ".join([a["answer"], a["category"]])))),
+                "digest": digest,
             }
         )
     return out
@@ -111,17 +126,101 @@ def index_rows(articles: list[dict]) -> list[dict]:
 MATCHER_MODEL_VERSION = 5
 
 
-def matcher_blobs(articles: list[dict], synonyms: list[dict], reuse: Optional[Path] = None) -> dict[str, bytes]:
+# The code that turns content into derived text and features: a change to any of them is a new derivation.
+_DERIVING_MODULES = ("miyun.text", "miyun.knowledge.search", "miyun.knowledge.matcher",
+                     "miyun.knowledge.phrasings", "miyun.knowledge.legal_cues")
+
+
+def derivation_key(dictionary_dir: Path) -> str:
+    """A digest of everything besides the content that the index rows and the phrasing model depend
+    on: the project dictionary, the deriving code and the segmenter's and converter's versions. Rows
+    and models built under the same key may be reused instead of derived again."""
+    import importlib
+    from importlib import metadata
+
+    digest = hashlib.sha256(str(MATCHER_MODEL_VERSION).encode())
+    for path in sorted(Path(dictionary_dir).glob("*.txt")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    for name in _DERIVING_MODULES:
+        digest.update(Path(importlib.import_module(name).__file__).read_bytes())
+    for dist in ("jieba", "opencc-python-reimplemented"):
+        try:
+            digest.update(metadata.version(dist).encode())
+        except metadata.PackageNotFoundError:
+            digest.update(dist.encode())
+    return digest.hexdigest()
+
+
+def phrasings_key(articles: list[dict], synonyms: list[dict], derivation: str) -> str:
+    """A digest of what the phrasing model is fitted on: every article's title, questions and tags,
+    the synonyms, and the derivation key."""
+    fitted_on = [[a["id"], a["title"], a["questions"], a["tags"]] for a in articles]
+    return hashlib.sha256(_json({"articles": fitted_on, "synonyms": synonyms, "derivation": derivation}).encode()).hexdigest()
+
+
+@dataclass
+class Reusable:
+    """What a build may take from the published database instead of deriving it again."""
+
+    index: dict[str, dict] = field(default_factory=dict)   # index rows by article id
+    blobs: dict[str, bytes] = field(default_factory=dict)  # the matcher's blobs, with their prefixes
+    phrasings_key: str = ""
+    classifier: Optional[dict[str, bytes]] = None
+
+    @classmethod
+    def read(cls, path: Optional[Path], derivation: str) -> "Reusable":
+        """What `path` offers under this derivation key (nothing if unreadable or differently derived)."""
+        from miyun.knowledge import matcher
+
+        if path is None or not path.exists():
+            return cls()
+        try:
+            db = store.ContentStore(path)
+            classifier = db.blobs(matcher.CLASSIFIER_PREFIX)
+            meta = db.meta()
+            if meta.get("derivation") != derivation:
+                return cls(classifier=classifier)
+            blobs = {prefix + k: v for prefix in (matcher.MODEL_PREFIX, matcher.CLASSIFIER_PREFIX)
+                     for k, v in db.blobs(prefix).items()}
+            return cls(db.index_digests(), blobs, meta.get("phrasings_key", ""), classifier)
+        except (store.ContentUnavailable, sqlite3.DatabaseError):  # unreadable: derive afresh
+            return cls()
+
+
+# The last few builds of this process: a preview after a publish, and the tests, which build into
+# fresh directories with nothing published to reuse, derive only what changed.
+_RECENT: list[tuple[str, Reusable]] = []  # (derivation key, what that build made), newest last
+RECENT_BUILDS = 3
+
+
+def _recent(derivation: str, fitted_on: str) -> Reusable:
+    """What this process's recent builds under `derivation` offer: every index row they made, and the
+    blobs of the one fitted on the same phrasings (else the newest one's classifier)."""
+    kept = [r for d, r in _RECENT if d == derivation]
+    if not kept:
+        return Reusable()
+    rows = {k: v for r in kept for k, v in r.index.items()}
+    same = [r for r in kept if r.phrasings_key == fitted_on]
+    chosen = same[-1] if same else kept[-1]
+    return Reusable(rows, chosen.blobs, chosen.phrasings_key, chosen.classifier)
+
+
+def _remember(derivation: str, made: Reusable) -> None:
+    _RECENT.append((derivation, made))
+    del _RECENT[:-RECENT_BUILDS]
+
+
+def matcher_blobs(articles: list[dict], synonyms: list[dict], reuse: Optional[Reusable] = None,
+                  key: str = "") -> dict[str, bytes]:
     """The matcher's phrasing model and article classifier for these articles, as named blobs stored
-    with the version; `reuse`: a built database whose classifier may be reused (see matcher.build_model)."""
+    with the version. `reuse`: what the published database offers; its blobs are taken whole when
+    fitted on the same phrasings under the same derivation (`key`), else its classifier may be
+    reused (see matcher.build_model)."""
     from miyun.knowledge import matcher
 
-    previous = None
-    if reuse is not None and reuse.exists():
-        try:
-            previous = store.ContentStore(reuse).blobs(matcher.CLASSIFIER_PREFIX)
-        except (store.ContentUnavailable, sqlite3.DatabaseError):  # unreadable: fit afresh
-            previous = None
+    if reuse is not None and key and reuse.phrasings_key == key and reuse.blobs:
+        return dict(reuse.blobs)
+    previous = reuse.classifier if reuse is not None else None
     return matcher.build_model(articles, {s["variant"]: s["term"] for s in synonyms}, previous)
 
 
@@ -143,24 +242,29 @@ def sources_checksum(content_dir: Path, dictionary_dir: Path) -> str:
 
 def build(content_dir: Path, target: Path, dictionary_dir: Path, reuse: Optional[Path] = None) -> dict:
     """Validate the sources and write `target` atomically. Returns the build's metadata. `reuse`: the
-    published database, whose fitted classifier is kept when the articles' phrasings are unchanged."""
+    published database: unchanged articles keep their index rows, unchanged phrasings their model and
+    classifier, so a one-entry edit publishes in seconds."""
     loaded, table_rows, digest = _checked(content_dir, dictionary_dir)
+    derivation = derivation_key(dictionary_dir)
+    fitted_on = phrasings_key(table_rows["articles"], table_rows["synonyms"], derivation)
+    previous = Reusable.read(reuse, derivation)
+    if not previous.index:
+        previous = _recent(derivation, fitted_on)
     meta = {
         "checksum": digest,
         "built_at": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
         "articles": len(table_rows["articles"]),
         "services": len(table_rows["services"]),
         "stations": len(table_rows["stations"]),
+        "derivation": derivation,
+        "phrasings_key": fitted_on,
     }
-    store.write_content_db(
-        target,
-        table_rows["services"],
-        table_rows["stations"],
-        table_rows["articles"],
-        index_rows(table_rows["articles"]),
-        table_rows["synonyms"],
-        loaded.settings,
-        meta,
-        matcher_blobs(table_rows["articles"], table_rows["synonyms"], reuse),
-    )
+    indexed = index_rows(table_rows["articles"], previous.index)
+    blobs = matcher_blobs(table_rows["articles"], table_rows["synonyms"], previous, fitted_on)
+    store.write_content_db(target, table_rows["services"], table_rows["stations"], table_rows["articles"], indexed,
+                           table_rows["synonyms"], loaded.settings, meta, blobs)
+    from miyun.knowledge import matcher
+
+    _remember(derivation, Reusable({r["id"]: r for r in indexed}, blobs, fitted_on,
+                                   {k[len(matcher.CLASSIFIER_PREFIX):]: v for k, v in blobs.items() if k.startswith(matcher.CLASSIFIER_PREFIX)}))
     return meta

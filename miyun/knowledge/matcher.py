@@ -148,14 +148,11 @@ def _expander(store) -> Expander:
 
 # --------------------------------------------------------------------------- model
 
-# The last classifier this process fitted, by the hash of its phrasings.
-_FITTED: dict[bytes, dict[str, bytes]] = {}
-
-
 def build_model(articles: list[dict], synonyms: dict[str, str], previous: Optional[dict[str, bytes]] = None) -> dict[str, bytes]:
     """Fit the phrasing model and the classifier on article rows (as built: JSON lists) and return
     their blobs. `previous`: a published version's classifier blobs, reused when fitted on the same
-    phrasings (an edit to a service or an answer text does not refit it: previews stay quick)."""
+    phrasings (an edit to a service or an answer text does not refit it: previews stay quick; the
+    last build of the process is offered the same way, see miyun.knowledge.build)."""
     phrasings: list[tuple[str, str]] = []
     expand = Expander(synonyms)
     for a in articles:
@@ -169,13 +166,9 @@ def build_model(articles: list[dict], synonyms: dict[str, str], previous: Option
     key = hashlib.sha256(b"".join(model_blobs[k] for k in sorted(model_blobs))).hexdigest().encode()
     if previous and previous.get("key") == key:
         fitted = previous
-    elif key in _FITTED:
-        fitted = _FITTED[key]
     else:
         classifier = ArticleClassifier.fit(model)
         fitted = {**classifier.to_blobs(), "key": key} if classifier is not None else {}
-        _FITTED.clear()  # the last fit only: a preview right after a publish, tests that rebuild
-        _FITTED[key] = fitted
     blobs.update({CLASSIFIER_PREFIX + k: v for k, v in fitted.items()})
     return blobs
 

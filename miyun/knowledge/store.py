@@ -207,6 +207,15 @@ class ContentStore:
             raise ContentUnavailable(str(exc)) from exc
         return {r["id"]: dict(r) for r in rows}
 
+    def index_digests(self) -> dict[str, dict]:
+        """Every index row with the digest of the fields it was made from (miyun.knowledge.build);
+        empty for a database built before rows carried one."""
+        try:
+            rows = self._connection().execute("select id, title, questions, body, digest from article_index").fetchall()
+        except sqlite3.OperationalError:
+            return {}
+        return {r["id"]: dict(r) for r in rows}
+
     def articles_by_id(self, ids: list[str]) -> dict[str, dict]:
         if not ids:
             return {}
