@@ -310,3 +310,11 @@ def test_every_fact_reply_is_short(published):
             for question in fact["questions"]:
                 text, _, _ = _ask(question, service["intent"])
                 assert _length(text) <= 400, (service["id"], question, _length(text))
+
+
+@pytest.mark.parametrize("text, negated", [("哪些材料政府不给公开", True), ("政府信息不能公开的有哪些", True),
+                                           ("老板欠俺工钱不给，能找法援吗", False), ("给不给公开", False)])
+def test_refusing_to_disclose_is_negated_but_unpaid_wages_are_not(text, negated):
+    """不给 + what the office does (公开, 办, 受理 …) negates; money not given (工钱不给) is the dispute."""
+    cleaned = more_facts.clean(normalize(text))
+    assert bool(more_facts._NEGATED.search(cleaned)) is negated

@@ -144,6 +144,17 @@ def test_a_criminal_law_word_names_no_service(table):
     assert table.topics_in("刑法缓刑期间又犯事了会怎样") == []
 
 
+def test_working_somewhere_asks_no_hours_but_asking_when_they_work_does(table):
+    # "在镇政府上班" says where the resident works; 上班 alone once read as an opening-hours question
+    assert "hours" not in table.aspects_in("我在镇政府上班，单位给了我一个处分，能复议吗", "admin_reconsideration")
+    assert table.aspects_in("12348几点上班", "hotline") == ["hours"]
+    assert table.aspects_in("司法所周六上班不", "legal_aid") == ["hours"]
+
+
+def test_a_careless_aid_lawyer_is_a_remedy_question(table):
+    assert table.aspects_in("援助律师办事一点不上心，有啥办法", "legal_aid") == ["remedy"]
+
+
 def test_unknown_aspect_is_answered_honestly():
     service = {"title": "12348公共法律服务热线", "aspects": {"fee": {"text": None, "legal_basis": [], "source": None, "verified": None}}}
     text = answers.aspect_text(service, ["fee"], lambda k: "收费")

@@ -51,7 +51,7 @@ _PARTICLES = re.compile(r"[的了吗呢吧啊呀么嘛哦啦呗]")
 _NOT_WORD = re.compile(r"[^0-9a-z\u4e00-\u9fff]+")
 # "哪些事能复议" and "哪些事不能复议" share nearly every bigram but ask opposite things: a phrasing
 # whose polarity differs from the message's counts this much less.
-_NEGATED = re.compile(r"不能|不可以|不可|不得|不让|不准|不许|不属于|不予")
+_NEGATED = re.compile(r"不能|不可以|不可|不得|不让|不给(?=公开|办|批|受理|复议|援助|调解|立案|答复|处理|查)|不准|不许|不属于|不予")
 POLARITY = 0.75
 # Characters a message needs beyond the service's names and the aspect keywords to ask a fact.
 RESIDUE_MIN = 2
