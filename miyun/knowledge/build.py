@@ -164,25 +164,33 @@ class Reusable:
 
     index: dict[str, dict] = field(default_factory=dict)   # index rows by article id
     blobs: dict[str, bytes] = field(default_factory=dict)  # the matcher's blobs, with their prefixes
-    phrasings_key: str = ""
-    classifier: Optional[dict[str, bytes]] = None
+    phrasings_key: str = ""  # what `blobs` were fitted on; "" when only the classifier may be reused
+
+    @property
+    def classifier(self) -> Optional[dict[str, bytes]]:
+        """The classifier's blobs without their prefix (matcher.build_model reuses them by model key)."""
+        from miyun.knowledge import matcher
+
+        prefix = matcher.CLASSIFIER_PREFIX
+        return {k[len(prefix):]: v for k, v in self.blobs.items() if k.startswith(prefix)} or None
 
     @classmethod
     def read(cls, path: Optional[Path], derivation: str) -> "Reusable":
-        """What `path` offers under this derivation key (nothing if unreadable or differently derived)."""
+        """What `path` offers under this derivation key: everything, or only the classifier when it was
+        derived differently (nothing if unreadable)."""
         from miyun.knowledge import matcher
 
         if path is None or not path.exists():
             return cls()
         try:
             db = store.ContentStore(path)
-            classifier = db.blobs(matcher.CLASSIFIER_PREFIX)
             meta = db.meta()
-            if meta.get("derivation") != derivation:
-                return cls(classifier=classifier)
-            blobs = {prefix + k: v for prefix in (matcher.MODEL_PREFIX, matcher.CLASSIFIER_PREFIX)
-                     for k, v in db.blobs(prefix).items()}
-            return cls(db.index_digests(), blobs, meta.get("phrasings_key", ""), classifier)
+            same = meta.get("derivation") == derivation
+            prefixes = (matcher.MODEL_PREFIX, matcher.CLASSIFIER_PREFIX) if same else (matcher.CLASSIFIER_PREFIX,)
+            blobs = {prefix + k: v for prefix in prefixes for k, v in db.blobs(prefix).items()}
+            if not same:
+                return cls(blobs=blobs)
+            return cls(db.index_digests(), blobs, meta.get("phrasings_key", ""))
         except (store.ContentUnavailable, sqlite3.DatabaseError):  # unreadable: derive afresh
             return cls()
 
@@ -202,7 +210,7 @@ def _recent(derivation: str, fitted_on: str) -> Reusable:
     rows = {k: v for r in kept for k, v in r.index.items()}
     same = [r for r in kept if r.phrasings_key == fitted_on]
     chosen = same[-1] if same else kept[-1]
-    return Reusable(rows, chosen.blobs, chosen.phrasings_key, chosen.classifier)
+    return Reusable(rows, chosen.blobs, chosen.phrasings_key)
 
 
 def _remember(derivation: str, made: Reusable) -> None:
@@ -263,8 +271,5 @@ def build(content_dir: Path, target: Path, dictionary_dir: Path, reuse: Optional
     blobs = matcher_blobs(table_rows["articles"], table_rows["synonyms"], previous, fitted_on)
     store.write_content_db(target, table_rows["services"], table_rows["stations"], table_rows["articles"], indexed,
                            table_rows["synonyms"], loaded.settings, meta, blobs)
-    from miyun.knowledge import matcher
-
-    _remember(derivation, Reusable({r["id"]: r for r in indexed}, blobs, fitted_on,
-                                   {k[len(matcher.CLASSIFIER_PREFIX):]: v for k, v in blobs.items() if k.startswith(matcher.CLASSIFIER_PREFIX)}))
+    _remember(derivation, Reusable({r["id"]: r for r in indexed}, blobs, fitted_on))
     return meta
