@@ -9,6 +9,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import context
+from miyun.knowledge import answers
 from miyun.text import normalize
 
 SKIP = ("跳过", "不用", "算了", "没有", "不说了", "skip")
@@ -64,5 +65,5 @@ class ActionFeedbackComment(Action):
         feedback_id = tracker.get_slot("feedback_id")
         if comment and feedback_id is not None:
             context.runtime().add_feedback_comment(int(feedback_id), comment)
-        dispatcher.utter_message(text="收到，工作人员会据此改进解答。具体问题也可以拨打12348公共法律服务热线，由律师免费解答。")
+        dispatcher.utter_message(text="收到，工作人员会据此改进解答。具体问题也可以" + answers.HOTLINE_NEXT + "。")
         return [SlotSet("feedback_id", None), SlotSet("feedback_comment", None)]

