@@ -96,6 +96,7 @@ SETS = {
     "set9": ("service_facts_eval_9.yml", "service_facts_9.json", 0.92),
     "set10": ("service_facts_eval_10.yml", "service_facts_10.json", 0.77),
     "set11": ("service_facts_eval_11.yml", "service_facts_11.json", 0.65),
+    "set12": ("service_facts_eval_12.yml", "service_facts_12.json", 0.70),
 }
 
 
