@@ -73,12 +73,11 @@ expected fact. The per-question results go to reports/service_facts[_2].json.
   Set 10 is the one set whose misses were never read.
 - Set 12 (tests/service_facts_eval_12.yml): written by a twelfth writer from the law texts (and, for
   the hotline, the district report) only, run once (offline check, service given): 0.806; set 10 in
-  the same check 0.833. Its misses were then read (it became a development set): four facts from the
-  law texts (直接起诉 6个月, 劳动争议调解 15日 then arbitration, where 主动公开 information is
-  published, hearings at 信访复核) and two phrasings; two hotline questions about the report's call
-  figures and the town stations were left (a service fact needs a legal basis; stations have their
-  own answer). Gate after that: set 12 0.778, set 10 (misses never read) 0.778 → 0.792, set 11 0.667.
-  Set 10 is still the one set whose misses were never read.
+  the same check 0.833. Its misses were then read (it is a development set now). Four facts written
+  from them (直接起诉 6个月, 劳动争议调解 15日, where 主动公开 information is published, hearings at
+  信访复核) were taken out again: the leave-one-out test showed them drawing other facts' phrasings.
+  Floor provisional (0.72) until a gate run on this content. Set 10 is still the one set whose misses
+  were never read.
 """
 from __future__ import annotations
 
@@ -104,7 +103,7 @@ SETS = {
     "set9": ("service_facts_eval_9.yml", "service_facts_9.json", 0.92),
     "set10": ("service_facts_eval_10.yml", "service_facts_10.json", 0.77),
     "set11": ("service_facts_eval_11.yml", "service_facts_11.json", 0.65),
-    "set12": ("service_facts_eval_12.yml", "service_facts_12.json", 0.76),
+    "set12": ("service_facts_eval_12.yml", "service_facts_12.json", 0.72),
 }
 
 
